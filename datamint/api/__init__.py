@@ -1,0 +1,16 @@
+"""HTTP client of the Datamint REST API.
+
+- :mod:`datamint.api.client`: :class:`Api`, one method per endpoint, returning plain JSON;
+- :mod:`datamint.api.transport`: :class:`RetryTransport`, retries with backoff;
+- :mod:`datamint.api.paging`: the unwrap rule and the offset/limit loop;
+- :mod:`datamint.api.errors`: HTTP status to exception, mapped once;
+- :mod:`datamint.api.download`: resumable, verified downloads (:class:`DownloadResult`).
+"""
+
+from __future__ import annotations
+
+from datamint.api.client import Api
+from datamint.api.download import DownloadResult
+from datamint.api.transport import RetryTransport
+
+__all__ = ["Api", "DownloadResult", "RetryTransport"]

@@ -1,0 +1,1 @@
+"""The ``datamint`` command line; ``main.app`` is the console script's entry point."""

@@ -1,0 +1,25 @@
+"""The ``datamint`` command line: a small registry of sub-commands.
+
+Each command lives in its own module and exposes ``register(app)``; heavy imports happen
+inside the command functions, so ``datamint --help`` stays fast. To add a command, write
+``datamint/cli/<name>.py`` with a ``register`` function and list the module below.
+"""
+
+import typer
+
+from datamint.cli import demo, import_cmd, serve, server_users
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="datamint",
+    help="Feed annotated medical images from an annotation project to PyTorch.",
+    no_args_is_help=True,
+)
+
+for _module in (demo, serve, import_cmd, server_users):
+    _module.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m datamint.cli.main`
+    app()

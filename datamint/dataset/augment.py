@@ -1,0 +1,101 @@
+"""Albumentations transforms applied to an item's image and instance masks (contract §7.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["apply_2d", "apply_3d"]
+
+
+def _split_back(flat: Sequence[Any], counts: dict[str, int]) -> dict[str, list[np.ndarray]]:
+    out: dict[str, list[np.ndarray]] = {}
+    pos = 0
+    for author, n in counts.items():
+        out[author] = [np.asarray(m, dtype=np.uint8) for m in flat[pos : pos + n]]
+        pos += n
+    return out
+
+
+def apply_2d(
+    transform: Any,
+    image: np.ndarray,
+    instances: dict[str, list[np.ndarray]],
+    boxes: dict[str, torch.Tensor] | None = None,
+) -> tuple[Any, dict[str, list[np.ndarray]], dict[str, torch.Tensor] | None]:
+    """Run a 2-D albumentations transform.
+
+    The transform is called with ``image`` ``(H, W, C)``, ``masks`` (a flat list over
+    authors and instances, each ``(H, W)``) and, when boxes are requested, ``bboxes``
+    plus ``labels`` (so the pipeline needs ``bbox_params`` with ``label_fields=['labels']``).
+
+    Args:
+        transform: An ``albumentations`` transform or ``Compose``.
+        image: ``(C, H, W)``.
+        instances: author -> list of ``(H, W)`` uint8 masks.
+        boxes: ``{"boxes": (N, 4), "box_labels": (N,)}`` or None.
+
+    Returns:
+        The image as ``(C, H', W')`` ndarray, or the tensor ``ToTensorV2`` made; the
+        transformed instances; the transformed boxes (or None).
+    """
+    counts = {a: len(ms) for a, ms in instances.items()}
+    flat = [m for ms in instances.values() for m in ms]
+    kwargs: dict[str, Any] = {"image": np.moveaxis(np.asarray(image), 0, -1)}
+    if flat:
+        kwargs["masks"] = flat
+    if boxes is not None:
+        kwargs["bboxes"] = boxes["boxes"].numpy()
+        kwargs["labels"] = boxes["box_labels"].numpy()
+    result = transform(**kwargs)
+    out_image = result["image"]
+    if isinstance(out_image, np.ndarray):
+        out_image = np.moveaxis(out_image, -1, 0) if out_image.ndim == 3 else out_image[None]
+    new_instances = _split_back(result.get("masks", []), counts)
+    new_boxes = None
+    if boxes is not None:
+        new_boxes = {
+            "boxes": torch.as_tensor(np.asarray(result["bboxes"], dtype=np.float32)).reshape(-1, 4),
+            "box_labels": torch.as_tensor(np.asarray(result["labels"], dtype=np.int64)),
+        }
+    return out_image, new_instances, new_boxes
+
+
+def apply_3d(
+    transform: Any, volume: np.ndarray, instances: dict[str, list[np.ndarray]]
+) -> tuple[Any, dict[str, list[np.ndarray]]]:
+    """Run an albumentations transform on a volume, replaying it on every instance.
+
+    ``ReplayCompose`` is called with ``volume`` ``(D, H, W, C)``; the recorded
+    parameters are replayed with ``mask3d`` on each instance mask ``(D, H, W)``, so
+    every instance gets the same random crop, flip, etc. as the image.
+
+    Args:
+        transform: An albumentations transform.
+        volume: ``(C, D, H, W)``.
+        instances: author -> list of ``(D, H, W)`` uint8 masks.
+
+    Returns:
+        The volume as ``(C, D', H', W')`` (ndarray, or a tensor when ``ToTensorV2`` is in
+        the pipeline) and the transformed instances.
+    """
+    import albumentations as alb
+
+    replay = alb.ReplayCompose([transform])
+    data = replay(volume=np.ascontiguousarray(np.moveaxis(np.asarray(volume), 0, -1)))
+    out = data["volume"]
+    new_instances = {
+        author: [
+            np.asarray(replay.replay(data["replay"], mask3d=np.asarray(m))["mask3d"], dtype=np.uint8)
+            for m in masks
+        ]
+        for author, masks in instances.items()
+    }
+    if isinstance(out, np.ndarray):
+        out = np.moveaxis(out, -1, 0)
+    elif isinstance(out, torch.Tensor) and out.ndim == 4 and out.shape[-1] == volume.shape[0]:
+        out = out.permute(3, 0, 1, 2)
+    return out, new_instances

@@ -1,0 +1,445 @@
+"""``DatamintBaseDataset``: construction, lazy preparation and the methods every dataset shares.
+
+Construction sends nothing; the first access that needs server data (``len``,
+indexing, ``.resources``) prepares the dataset (see :mod:`datamint.dataset.preparation`).
+Items are built by :meth:`_make_item` from the disk caches (:mod:`datamint.dataset.loading`)
+and the :class:`~datamint.dataset.annotation_processor.AnnotationProcessor`.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
+
+from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
+from datamint.dataset.annotation_processor import AnnotationProcessor, Region, TargetOptions
+from datamint.dataset.augment import apply_2d, apply_3d
+from datamint.dataset.collate import collate_items
+from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.loading import ItemLoader
+from datamint.dataset.prefetch import FileJob, PrefetchReport, prefetch_files
+from datamint.dataset.preparation import PrepareOptions, Prepared, prepare
+from datamint.entities import Annotation, Project, Resource
+from datamint.exceptions import DatamintDatasetException, ValidationError
+from datamint.targets.merge import MergeStrategy
+
+__all__ = ["DatamintBaseDataset", "DatamintDatasetException"]
+
+
+class DatamintBaseDataset(Dataset):
+    """A PyTorch dataset over a Datamint project's resources and annotations.
+
+    Arguments are those of contract §6.1, in that order, plus ``cache_dir``.
+
+    Args:
+        project: A project name (a UUID string is treated as a name) or a ``Project``.
+        resources: Resources (entities or records) instead of a project; exactly one of
+            ``project`` / ``resources`` must be given.
+        auto_update: Run the connectivity probe; preparation always refetches.
+        api_key, server_url: Override the configuration sources (contract §2.1).
+        return_metainfo: Emit ``metainfo``.
+        return_segmentations: Emit ``masks`` (and ``mask_labels`` in instance mode).
+        return_boxes: Emit ``boxes``/``box_labels`` from ``square`` annotations.
+        return_as_semantic_segmentation: Semantic ``(L+1, ...)`` masks instead of instances.
+        semantic_seg_merge_strategy: ``'union'``, ``'intersection'`` or ``'mode'`` across
+            annotators (contract §8.1); requires semantic masks.
+        alb_transform: An albumentations transform (contract §7.4).
+        include_unannotated: Keep resources with no annotation left after filtering.
+        include_annotators, exclude_annotators: Emails matched against ``created_by``.
+        include_segmentation_names, exclude_segmentation_names: Segmentation identifiers.
+        include_image_label_names, exclude_image_label_names: Image label identifiers.
+        include_frame_label_names, exclude_frame_label_names: Frame label identifiers.
+        allow_external_annotations: Keep identifiers the worklist schema does not define.
+        image_labels_merge_strategy: Merge rule for ``image_labels`` (contract §8.2).
+        image_categories_merge_strategy: Merge rule for ``image_categories`` (§8.3).
+        worklists: ``'all'``, a list of worklist ids/names, or None (schema from data).
+        trusted_annotation_sources: Annotation sources to keep; None keeps all.
+        cache_dir: Cache root; default ``DATAMINT_CACHE_DIR`` or the platform cache dir.
+
+    Raises:
+        ValidationError: On contradictory arguments (both include and exclude lists,
+            a merge strategy without semantic masks, neither or both of project/resources).
+    """
+
+    def __init__(
+        self,
+        project: str | Project | None = None,
+        resources: Sequence[Resource | dict[str, Any]] | None = None,
+        auto_update: bool = True,
+        api_key: str | None = None,
+        server_url: str | None = None,
+        return_metainfo: bool = True,
+        return_segmentations: bool = True,
+        return_boxes: bool = False,
+        return_as_semantic_segmentation: bool = False,
+        semantic_seg_merge_strategy: str | None = None,
+        alb_transform: Any = None,
+        include_unannotated: bool = True,
+        include_annotators: Sequence[str] | None = None,
+        exclude_annotators: Sequence[str] | None = None,
+        include_segmentation_names: Sequence[str] | None = None,
+        exclude_segmentation_names: Sequence[str] | None = None,
+        include_image_label_names: Sequence[str] | None = None,
+        exclude_image_label_names: Sequence[str] | None = None,
+        include_frame_label_names: Sequence[str] | None = None,
+        exclude_frame_label_names: Sequence[str] | None = None,
+        allow_external_annotations: bool = False,
+        image_labels_merge_strategy: str | None = None,
+        image_categories_merge_strategy: str | None = None,
+        worklists: str | Sequence[Any] | None = "all",
+        trusted_annotation_sources: Sequence[str] | None = ("imported", "manual"),
+        *,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if (project is None) == (resources is None):
+            raise ValidationError("give exactly one of project= (a name or Project) or resources=")
+        semantic_merge = MergeStrategy.parse(semantic_seg_merge_strategy, argument="semantic_seg_merge_strategy")
+        if semantic_merge is not None and not return_as_semantic_segmentation:
+            raise ValidationError(
+                "semantic_seg_merge_strategy requires return_as_semantic_segmentation=True"
+            )
+        self.project_arg = project
+        self.resources_arg = list(resources) if resources is not None else None
+        self.auto_update = auto_update
+        self.api_key = api_key
+        self.server_url = server_url
+        self.return_metainfo = return_metainfo
+        self.alb_transform = alb_transform
+        self.target_options = TargetOptions(
+            return_segmentations=return_segmentations,
+            return_boxes=return_boxes,
+            semantic=return_as_semantic_segmentation,
+            semantic_merge=semantic_merge,
+            image_labels_merge=MergeStrategy.parse(image_labels_merge_strategy, argument="image_labels_merge_strategy"),
+            image_categories_merge=MergeStrategy.parse(
+                image_categories_merge_strategy, argument="image_categories_merge_strategy"
+            ),
+        )
+        self.prepare_options = PrepareOptions(
+            worklists=worklists,
+            trusted_sources=None if trusted_annotation_sources is None else tuple(trusted_annotation_sources),
+            annotation_filter=AnnotationFilter(
+                annotators=IncludeExclude.of(include_annotators, exclude_annotators, name="annotators"),
+                segmentation_names=IncludeExclude.of(
+                    include_segmentation_names, exclude_segmentation_names, name="segmentation_names"
+                ),
+                image_label_names=IncludeExclude.of(
+                    include_image_label_names, exclude_image_label_names, name="image_label_names"
+                ),
+                frame_label_names=IncludeExclude.of(
+                    include_frame_label_names, exclude_frame_label_names, name="frame_label_names"
+                ),
+                allow_external=allow_external_annotations,
+            ),
+            include_unannotated=include_unannotated,
+        )
+        self.cache_dir = cache_dir
+        self.split_name: str | None = None
+        self.split_source: str | None = None
+        self.split_as_of_timestamp: str | None = None
+        self._prepared: Prepared | None = None
+        self._api: Any = None
+        self._loader: ItemLoader | None = None
+
+    # -- lazily built collaborators ----------------------------------------------------
+    @property
+    def api(self) -> Any:
+        """The :class:`datamint.api.Api` this dataset uses (built on first use)."""
+        if self._api is None:
+            from datamint.api.client import Api
+
+            self._api = Api(server_url=self.server_url, api_key=self.api_key, check_connection=self.auto_update)
+        return self._api
+
+    @property
+    def loader(self) -> ItemLoader:
+        """The per-process decoder and cache front (rebuilt after unpickling)."""
+        if self._loader is None:
+            from datamint.settings import cache_root
+            from datamint.storage.array_cache import ArrayCache
+            from datamint.storage.file_cache import FileCache
+
+            root = Path(self.cache_dir) if self.cache_dir is not None else cache_root()
+            files = FileCache(root)
+            self._file_cache = files
+            self._loader = ItemLoader(
+                lambda res: files.resource_file(self.api, res.record),
+                lambda ann: files.segmentation_file(self.api, ann.record),
+                ArrayCache(root),
+            )
+        return self._loader
+
+    def _accepts(self, resource: Resource) -> bool:
+        """Whether this class can represent ``resource``; subclasses narrow it."""
+        return True
+
+    # -- preparation ------------------------------------------------------------------
+    @property
+    def prepared(self) -> Prepared:
+        """The prepared state; preparing on first access (contacts the server)."""
+        if self._prepared is None:
+            self._prepared = prepare(
+                self.api,
+                project=self.project_arg,
+                resources=self.resources_arg,
+                accepts=self._accepts,
+                options=self.prepare_options,
+            )
+        return self._prepared
+
+    @property
+    def project(self) -> Project | None:
+        """The project, or None for a dataset built from resources."""
+        return self.prepared.project
+
+    @property
+    def resources(self) -> list[Resource]:
+        """The dataset's resources, in order."""
+        return list(self.prepared.resources)
+
+    @property
+    def resource_annotations(self) -> list[list[Annotation]]:
+        """Per resource, its annotations after every filter."""
+        return [list(a) for a in self.prepared.annotations]
+
+    @property
+    def schema(self) -> LabelSchema:
+        """The label schema (segmentation classes, labels, categories, box classes)."""
+        return self.prepared.schema
+
+    @property
+    def segmentation_labels(self) -> list[str]:
+        """Segmentation class names; class ``segmentation_labels[i]`` has code ``i + 1``."""
+        return list(self.schema.segmentation_classes)
+
+    @property
+    def image_labels_set(self) -> list[str]:
+        """Image label identifiers, in multi-hot order."""
+        return list(self.schema.image_labels)
+
+    @property
+    def image_categories_set(self) -> list[tuple[str, str]]:
+        """``(identifier, value)`` pairs, in category-index order."""
+        return list(self.schema.categories)
+
+    @property
+    def processor(self) -> AnnotationProcessor:
+        """The processor that builds this dataset's target keys."""
+        return AnnotationProcessor(self.schema, self.target_options)
+
+    def __len__(self) -> int:
+        return len(self.prepared.resources)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
+        return self._get_item(index % n)
+
+    def _get_item(self, index: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- items ------------------------------------------------------------------------
+    def _make_item(self, resource_index: int, region: Region, metainfo: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """Build the item for one resource and region (whole volume, or one slice).
+
+        Args:
+            resource_index: Position in :attr:`resources`.
+            region: The part of the resource the item shows.
+            metainfo: Wraps the reader's metainfo (sliced views add the slice position).
+
+        Returns:
+            The item dict of contract §7.2/§7.3 for this class.
+        """
+        resource = self.prepared.resources[resource_index]
+        annotations = list(self.prepared.annotations[resource_index])
+        volume = self.loader.image(resource)  # (C, D, H, W), memory-mapped
+        dhw = tuple(volume.shape[1:])
+        image = np.array(region.take(volume))
+        processor = self.processor
+        opts = self.target_options
+        instances: dict[str, list[np.ndarray]] = {}
+        codes: dict[str, list[int]] = {}
+        if opts.return_segmentations:
+            instances, codes = processor.instances(annotations, dhw, region, self.loader.mask)
+        boxes = processor.boxes(annotations, region) if opts.return_boxes else None
+        if self.alb_transform is not None:
+            if image.ndim == 3:
+                image, instances, boxes = apply_2d(self.alb_transform, image, instances, boxes)
+            else:
+                image, instances = apply_3d(self.alb_transform, image, instances)
+        item: dict[str, Any] = {"image": image}
+        if self.return_metainfo:
+            info = self.loader.metainfo(resource)
+            item["metainfo"] = metainfo(info) if metainfo is not None else info
+        item["annotations"] = annotations
+        item["resource"] = resource
+        if opts.return_segmentations:
+            spatial = tuple(image.shape[1:])
+            item.update(processor.encode_segmentations(instances, codes, spatial))
+        if boxes is not None:
+            item.update(boxes)
+        item["image_labels"] = processor.image_labels(annotations)
+        item["image_categories"] = processor.image_categories(annotations)
+        return item
+
+    # -- derived datasets -------------------------------------------------------------
+    def _derive(self, prepared: Prepared) -> DatamintBaseDataset:
+        """A shallow copy of this dataset holding ``prepared`` (settings are shared)."""
+        new = copy.copy(self)
+        new._prepared = prepared
+        return new
+
+    def subset(self, indices: Sequence[int]) -> DatamintBaseDataset:
+        """A dataset of the resources at ``indices`` (positions in :attr:`resources`).
+
+        Raises:
+            IndexError: If an index is out of range.
+        """
+        n = len(self.prepared.resources)
+        for i in indices:
+            if not 0 <= int(i) < n:
+                raise IndexError(f"subset index {i} is out of range for {n} resources")
+        return self._derive(self.prepared.select([int(i) for i in indices]))
+
+    def filter(
+        self,
+        *,
+        tags: Sequence[str] | None = None,
+        filename_pattern: str | None = None,
+        has_annotations: bool | None = None,
+        annotation_names: Sequence[str] | None = None,
+        custom_fn: Callable[[Resource, list[Annotation]], bool] | None = None,
+    ) -> DatamintBaseDataset:
+        """A dataset of the resources that meet every given criterion (chainable).
+
+        Args:
+            tags: Keep resources with any of these tags.
+            filename_pattern: ``fnmatch`` pattern on the filename.
+            has_annotations: Keep resources with (True) or without (False) annotations.
+            annotation_names: Keep resources with an annotation of any of these identifiers.
+            custom_fn: ``(resource, annotations) -> bool``.
+
+        Raises:
+            ValidationError: If no criterion is given.
+        """
+        if all(c is None for c in (tags, filename_pattern, has_annotations, annotation_names, custom_fn)):
+            raise ValidationError("filter() needs at least one criterion")
+        keep = []
+        for i, (res, anns) in enumerate(self.items()):
+            if tags is not None and not set(tags) & set(res.tags):
+                continue
+            if filename_pattern is not None and not fnmatch.fnmatch(res.filename, filename_pattern):
+                continue
+            if has_annotations is not None and bool(anns) != has_annotations:
+                continue
+            if annotation_names is not None and not {a.identifier for a in anns} & set(annotation_names):
+                continue
+            if custom_fn is not None and not custom_fn(res, anns):
+                continue
+            keep.append(i)
+        return self._derive(self.prepared.select(keep))
+
+    def items(self) -> Iterator[tuple[Resource, list[Annotation]]]:
+        """Yield ``(resource, annotations)`` pairs."""
+        for res, anns in zip(self.prepared.resources, self.prepared.annotations, strict=True):
+            yield res, list(anns)
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+    def group_by_patient(self, strategy: str = "individual") -> dict[str | None, DatamintBaseDataset]:
+        """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split)."""
+        from datamint.splits.local import NONE_PATIENT_STRATEGIES
+
+        if strategy not in NONE_PATIENT_STRATEGIES:
+            raise ValidationError(f"strategy={strategy!r} is not one of {NONE_PATIENT_STRATEGIES}")
+        groups: dict[Any, list[int]] = {}
+        for i, res in enumerate(self.prepared.resources):
+            pid = res.patient_id
+            if pid is None:
+                if strategy == "error":
+                    raise ValidationError(f"resource {res.id} ({res.filename}) has no patient id")
+                if strategy == "skip":
+                    continue
+                pid = None if strategy == "group" else f"__resource__{res.id}"
+            groups.setdefault(pid, []).append(i)
+        return {pid: self.subset(idx) for pid, idx in groups.items()}
+
+    def split(self, **kwargs: Any) -> Any:
+        """Split the resources into named datasets; see :func:`datamint.dataset.splitting.split_dataset`."""
+        from datamint.dataset.splitting import split_dataset
+
+        return split_dataset(self, **kwargs)
+
+    # -- prefetch and loading ---------------------------------------------------------
+    def prefetch(self, *, include_annotations: bool = False, max_workers: int = 4, progress: bool = True) -> PrefetchReport:
+        """Download every resource file (and segmentation file) into the disk cache.
+
+        Cache hits are skipped; a tqdm bar shows when something is missing. Nothing is
+        decoded or sliced.
+
+        Args:
+            include_annotations: Also fetch every distinct segmentation file.
+            max_workers: Concurrent downloads.
+            progress: Show a progress bar.
+
+        Returns:
+            A :class:`PrefetchReport`.
+
+        Raises:
+            DownloadError: After all downloads ran, if any failed (all failures listed).
+        """
+        self.loader  # builds the file cache
+        files, api = self._file_cache, self.api
+        jobs = [
+            FileJob(
+                f"resource {r.id} ({r.filename})",
+                lambda r=r: files.has_resource_file(r.record),
+                lambda r=r: files.resource_file(api, r.record),
+            )
+            for r in self.prepared.resources
+        ]
+        if include_annotations:
+            seen = set()
+            for anns in self.prepared.annotations:
+                for a in anns:
+                    if a.is_segmentation and a.id not in seen:
+                        seen.add(a.id)
+                        jobs.append(
+                            FileJob(
+                                f"annotation {a.id} of resource {a.resource_id}",
+                                lambda a=a: files.has_segmentation_file(a.record),
+                                lambda a=a: files.segmentation_file(api, a.record),
+                            )
+                        )
+        return prefetch_files(jobs, max_workers=max_workers, progress=progress)
+
+    def get_collate_fn(self) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
+        """The collate function of contract §7.5."""
+        return collate_items
+
+    def get_dataloader(self, *args: Any, **kwargs: Any) -> DataLoader:
+        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
+        kwargs.setdefault("collate_fn", self.get_collate_fn())
+        return DataLoader(self, *args, **kwargs)
+
+    # -- pickling (spawned DataLoader workers) -----------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_loader"] = None
+        state.pop("_file_cache", None)
+        return state
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if self._prepared is None:
+            return f"{name}(project={self.project_arg!r}, not prepared)"
+        proj = self._prepared.project.name if self._prepared.project else None
+        return f"{name}(project={proj!r}, resources={len(self._prepared.resources)}, items={len(self)})"

@@ -1,0 +1,182 @@
+"""Resource and segmentation files to decoded arrays, through the disk caches.
+
+``FileCache`` holds the downloaded bytes; ``ArrayCache`` holds what the readers
+decode from them, keyed by content sha256 + reader + reader version + operation,
+so a changed file or a new reader never gives a stale array. Arrays come back
+memory-mapped: taking one slice of a cached volume reads only that slice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datamint.entities import Annotation, Resource
+from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
+from datamint.readers import FileHint, get_reader, read_file, read_header
+from datamint.storage.array_cache import ArrayCache
+from datamint.targets.masks import binarize_mask
+
+__all__ = ["ItemLoader"]
+
+_LOG = logging.getLogger(__name__)
+
+IMAGE_RULES_VERSION = "1"  # bump when the dtype rules of to_item_dtype change
+MASK_RULES_VERSION = "1"
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_item_dtype(array: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply the item dtype rule of contract §7.1.
+
+    uint16 input is min-max scaled to uint8 over the whole decoded array (a volume is
+    scaled as one, so its slices stay comparable); every other dtype is kept.
+
+    Returns:
+        The array and ``extra`` facts (``{"scaled_from": "uint16", "min", "max"}`` when
+        scaled) for the cache sidecar.
+    """
+    if array.dtype != np.uint16:
+        return array, {}
+    lo, hi = int(array.min()), int(array.max())
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    scaled = ((array.astype(np.float32) - lo) * scale).round().clip(0, 255).astype(np.uint8)
+    return scaled, {"scaled_from": "uint16", "min": lo, "max": hi}
+
+
+class _Memo:
+    """A tiny per-process LRU (entries, not bytes) for small objects like headers."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+class ItemLoader:
+    """Decodes resources and segmentation files for a dataset, with caching.
+
+    Args:
+        fetch_resource: Returns the local path of a resource's file (downloads on a miss).
+        fetch_segmentation: Returns the local path of an annotation's file.
+        array_cache: Where decoded arrays are kept.
+    """
+
+    def __init__(
+        self,
+        fetch_resource: Callable[[Resource], Path],
+        fetch_segmentation: Callable[[Annotation], Path],
+        array_cache: ArrayCache,
+    ) -> None:
+        self._fetch_resource = fetch_resource
+        self._fetch_segmentation = fetch_segmentation
+        self.array_cache = array_cache
+        self._headers = _Memo(64)
+        self._warned_uint16 = False
+
+    @staticmethod
+    def _hint(resource: Resource) -> FileHint:
+        return FileHint(filename=resource.filename, mimetype=resource.mimetype, storage=resource.storage)
+
+    def image(self, resource: Resource) -> np.ndarray:
+        """The resource's pixels as ``(C, N, H, W)``, read-only and memory-mapped.
+
+        Dtypes follow contract §7.1 (uint16 scaled to uint8 with a warning, once per
+        loader).
+
+        Raises:
+            ReaderError: If the file cannot be decoded; names the resource.
+        """
+        path = self._fetch_resource(resource)
+        hint = self._hint(resource)
+
+        def build() -> tuple[np.ndarray, dict[str, Any]]:
+            try:
+                result = read_file(path, hint)
+            except ReaderError as exc:
+                raise type(exc)(f"resource {resource.id} ({resource.filename}): {exc}") from exc
+            return to_item_dtype(result.array)
+
+        reader = get_reader(path, hint)
+        key = {
+            "op": "image",
+            "content": resource.sha256 or file_sha256(path),
+            "reader": reader.name,
+            "reader_version": reader.version,
+            "rules": IMAGE_RULES_VERSION,
+        }
+        array, extra = self.array_cache.get_or_build(key, build)
+        if extra.get("scaled_from") == "uint16" and not self._warned_uint16:
+            self._warned_uint16 = True
+            warnings.warn(
+                f"resource {resource.id} ({resource.filename}) is uint16; it was min-max scaled "
+                "to uint8 as the Datamint item format requires (further uint16 resources are "
+                "scaled without this warning)",
+                DatamintWarning,
+                stacklevel=3,
+            )
+        return array
+
+    def metainfo(self, resource: Resource) -> Any:
+        """The reader's metainfo for the resource (pydicom Dataset, NIfTI dict, or None)."""
+        path = self._fetch_resource(resource)
+        return self._headers.get(
+            (resource.id, resource.sha256), lambda: read_header(path, self._hint(resource)).metainfo
+        )
+
+    def mask(self, annotation: Annotation) -> np.ndarray:
+        """The annotation's file as a binary uint8 ``(N, H, W)`` array, memory-mapped.
+
+        Raises:
+            AnnotationError: If the file cannot be decoded or its channels differ; names
+                the annotation and its resource.
+        """
+        path = self._fetch_segmentation(annotation)
+        what = f"annotation {annotation.id} ({annotation.identifier!r} by {annotation.author}) on resource {annotation.resource_id}"
+
+        def build() -> tuple[np.ndarray, dict[str, Any]]:
+            try:
+                result = read_file(path, FileHint(filename=annotation.get("file")))
+            except ReaderError as exc:
+                raise AnnotationError(f"{what}: cannot decode its file: {exc}") from exc
+            return binarize_mask(result.array, what=what), {}
+
+        reader = get_reader(path, FileHint(filename=annotation.get("file")))
+        key = {
+            "op": "mask",
+            "content": annotation.get("sha256") or file_sha256(path),
+            "reader": reader.name,
+            "reader_version": reader.version,
+            "rules": MASK_RULES_VERSION,
+        }
+        array, _ = self.array_cache.get_or_build(key, build)
+        return array
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_headers"] = _Memo(self._headers.size)
+        return state

@@ -1,0 +1,115 @@
+"""An annotation: one label, category, box or segmentation by one author."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datamint.entities.base import Entity
+from datamint.schema import annotation_field
+
+
+class Annotation(Entity):
+    """A Datamint annotation (contract §4.4), with the client's field names.
+
+    Wire renames are accepted: ``name`` -> ``identifier``, ``type`` -> ``annotation_type``,
+    ``added_by`` -> ``created_by``, ``index`` -> ``frame_index``, ``value`` ->
+    ``text_value`` (``numeric_value`` for ``integer``/``float`` annotations).
+    """
+
+    @property
+    def resource_id(self) -> str:
+        """Id of the annotated resource."""
+        return str(self._record["resource_id"])
+
+    @property
+    def identifier(self) -> str:
+        """The label, class or category name."""
+        return str(annotation_field(self._record, "identifier", ""))
+
+    @property
+    def annotation_type(self) -> str:
+        """``segmentation``, ``label``, ``category``, ``square`` ..."""
+        return str(annotation_field(self._record, "type", ""))
+
+    @property
+    def frame_index(self) -> int | None:
+        """0-based frame/slice index for frame-scoped annotations, else None."""
+        if self.scope == "image":
+            return None
+        index = annotation_field(self._record, "frame_index")
+        return None if index is None else int(index)
+
+    @property
+    def scope(self) -> str:
+        """``image`` or ``frame``; derived from ``frame_index`` when absent (contract §4.4)."""
+        scope = self._record.get("scope")
+        if scope:
+            return str(scope)
+        return "image" if annotation_field(self._record, "frame_index") is None else "frame"
+
+    @property
+    def created_by(self) -> str | None:
+        """Author email (``created_by``, or ``added_by``)."""
+        return annotation_field(self._record, "created_by")
+
+    @property
+    def created_by_model(self) -> str | None:
+        """Name of the model that produced it, or None."""
+        return self._record.get("created_by_model")
+
+    @property
+    def author(self) -> str:
+        """``created_by``, falling back to ``created_by_model``, then ``"unknown"`` (contract §7.1)."""
+        return self.created_by or self.created_by_model or "unknown"
+
+    @property
+    def source(self) -> str | None:
+        """``manual``, ``imported``, ``model_pipeline``, ``model_deploy``, or None."""
+        return self._record.get("source")
+
+    @property
+    def status(self) -> str | None:
+        """``new`` or ``published``."""
+        return self._record.get("status")
+
+    @property
+    def text_value(self) -> Any:
+        """The ``value`` field (the category value for ``category``)."""
+        return self._record.get("value")
+
+    @property
+    def numeric_value(self) -> float | None:
+        """The ``value`` of ``integer``/``float`` annotations, as a number."""
+        value = self._record.get("value")
+        return None if value is None else float(value)
+
+    @property
+    def created_at(self) -> str | None:
+        """ISO-8601 creation time (part of the cache version)."""
+        return self._record.get("created_at")
+
+    @property
+    def deleted_at(self) -> str | None:
+        """ISO-8601 deletion time, or None."""
+        return self._record.get("deleted_at")
+
+    @property
+    def associated_file(self) -> str | None:
+        """Server name of the segmentation file; changes when the content changes."""
+        return self._record.get("associated_file")
+
+    @property
+    def geometry(self) -> dict[str, Any] | None:
+        """For ``square``: ``{"points": [[x1, y1, z], [x2, y2, z]]}`` in pixels."""
+        return self._record.get("geometry")
+
+    @property
+    def is_segmentation(self) -> bool:
+        """True for ``segmentation`` annotations."""
+        return self.annotation_type == "segmentation"
+
+    def __repr__(self) -> str:
+        return (
+            f"Annotation(id={self._record.get('id')!r}, type={self.annotation_type!r}, "
+            f"identifier={self.identifier!r}, author={self.author!r}, frame_index={self.frame_index})"
+        )

@@ -1,0 +1,92 @@
+"""A resource: one image, volume, series or video of a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datamint.entities.base import Entity
+from datamint.schema import (
+    ResourceKind,
+    resource_depth,
+    resource_kind,
+    resource_patient_id,
+    resource_size_hw,
+)
+
+
+class Resource(Entity):
+    """A Datamint resource (contract §4.3). Build from a ``GET /projects/{id}/resources`` item."""
+
+    @property
+    def filename(self) -> str:
+        """The uploaded file's name (may contain folders)."""
+        return str(self._record.get("filename", ""))
+
+    @property
+    def mimetype(self) -> str | None:
+        """MIME type as recorded by the server."""
+        return self._record.get("mimetype")
+
+    @property
+    def storage(self) -> str | None:
+        """The server's storage class name, e.g. ``DicomResource``."""
+        return self._record.get("storage")
+
+    @property
+    def modality(self) -> str | None:
+        """DICOM-style modality code (``CT``, ``MR``, ``US`` ...), or None."""
+        return self._record.get("modality")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The ``metadata`` dict (``frame_count``, ``width``, ``height`` ...), ``{}`` if absent."""
+        return dict(self._record.get("metadata") or {})
+
+    @property
+    def tags(self) -> list[str]:
+        """Tags, ``[]`` if absent."""
+        return list(self._record.get("tags") or [])
+
+    @property
+    def size(self) -> int | None:
+        """Size of the file served by ``/resources/{id}/file``, in bytes."""
+        size = self._record.get("size")
+        return None if size is None else int(size)
+
+    @property
+    def sha256(self) -> str | None:
+        """Content sha256 (hex) when the server sends it."""
+        return self._record.get("sha256")
+
+    @property
+    def created_at(self) -> str | None:
+        """ISO-8601 creation time."""
+        return self._record.get("created_at")
+
+    @property
+    def deleted_at(self) -> str | None:
+        """ISO-8601 deletion time, or None."""
+        return self._record.get("deleted_at")
+
+    @property
+    def patient_id(self) -> str | None:
+        """``patient_id``, falling back to ``metadata.PatientID`` (contract §5.2)."""
+        return resource_patient_id(self._record)
+
+    @property
+    def kind(self) -> ResourceKind:
+        """The resource kind of contract §5.1."""
+        return resource_kind(self._record)
+
+    @property
+    def depth(self) -> int:
+        """Slices or frames, from metadata (contract §5.2). Raises ValueError when unknown."""
+        return resource_depth(self._record)
+
+    @property
+    def size_hw(self) -> tuple[int, int] | None:
+        """``(height, width)`` in pixels from metadata, or None when not recorded."""
+        return resource_size_hw(self._record)
+
+    def __repr__(self) -> str:
+        return f"Resource(id={self._record.get('id')!r}, filename={self.filename!r}, kind={self.kind.value})"

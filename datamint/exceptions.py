@@ -1,0 +1,178 @@
+"""Every error and warning that datamint raises.
+
+The tree keeps the names of the existing Datamint client (contract §12) and adds a
+builtin as second parent where one fits, so ``except ValueError`` around ``split()``
+or ``except LookupError`` around a lookup keeps working::
+
+    DatamintException
+    ├── AuthenticationError                    # 401, or no API key in any source
+    ├── PermissionDeniedError                  # 403
+    ├── ItemNotFoundError(LookupError)         # 404; alias ResourceNotFoundError
+    ├── EntityAlreadyExistsError               # 409
+    ├── DefaultProjectNotSetError
+    ├── ValidationError(ValueError)            # 400/422, or bad input to the client
+    ├── NetworkError                           # transport failure after retries; failed probe
+    ├── ServerError                            # 5xx after retries; .status_code
+    ├── ModelNotDeployedError, JobTimeoutError # kept for name compatibility
+    ├── DownloadError
+    │   └── IntegrityError                     # size/sha256 mismatch; the cached file is kept
+    ├── CacheError
+    │   └── CacheCorruptedError                # entry removed and rebuilt
+    ├── ReaderError
+    │   ├── UnsupportedFormatError(ValueError)
+    │   └── InvalidResourceError(ValueError)   # decodes, but breaks the contract
+    └── DatamintDatasetException
+        ├── AnnotationError(ValueError)        # mask/image shape mismatch, unknown label
+        └── SplitError(ValueError)             # ratios, missing assignments, snapshots
+    DatamintWarning(UserWarning)               # every warning we issue
+
+Errors that come from an HTTP exchange carry ``method``, ``url`` and ``status_code``
+(never the API key). Messages say what went wrong, on which entity, and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AnnotationError",
+    "AuthenticationError",
+    "CacheCorruptedError",
+    "CacheError",
+    "DatamintDatasetException",
+    "DatamintException",
+    "DatamintWarning",
+    "DefaultProjectNotSetError",
+    "DownloadError",
+    "EntityAlreadyExistsError",
+    "IntegrityError",
+    "InvalidResourceError",
+    "ItemNotFoundError",
+    "JobTimeoutError",
+    "ModelNotDeployedError",
+    "NetworkError",
+    "PermissionDeniedError",
+    "ReaderError",
+    "ResourceNotFoundError",
+    "ServerError",
+    "SplitError",
+    "UnsupportedFormatError",
+    "ValidationError",
+]
+
+
+class DatamintException(Exception):
+    """Root of every datamint error.
+
+    Args:
+        message: What went wrong, naming the entity involved.
+        method: HTTP method of the request that failed, when there was one.
+        url: URL of that request (it never contains the API key).
+        status_code: HTTP status of the response, when there was one.
+        body: The response body, parsed as JSON when it was JSON, else text.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.body = body
+
+
+class AuthenticationError(DatamintException):
+    """The server answered 401, or no API key was found in any source."""
+
+
+class PermissionDeniedError(DatamintException):
+    """The server answered 403: the user is not a member of that project."""
+
+
+class ItemNotFoundError(DatamintException, LookupError):
+    """The server answered 404, or a project/resource name matched nothing."""
+
+
+ResourceNotFoundError = ItemNotFoundError
+
+
+class EntityAlreadyExistsError(DatamintException):
+    """The server answered 409: the entity exists already."""
+
+
+class DefaultProjectNotSetError(DatamintException):
+    """A project-scoped call was made before ``select_project()``."""
+
+
+class ValidationError(DatamintException, ValueError):
+    """The server answered 400/422, or an argument is invalid."""
+
+
+class NetworkError(DatamintException):
+    """The server could not be reached (after retries), or the probe failed."""
+
+
+class ServerError(DatamintException):
+    """The server answered 5xx (after retries); ``status_code`` holds the status."""
+
+
+class ModelNotDeployedError(DatamintException):
+    """Kept for name compatibility with the existing client."""
+
+
+class JobTimeoutError(DatamintException):
+    """Kept for name compatibility with the existing client."""
+
+
+class DownloadError(DatamintException):
+    """A file download failed; nothing already cached was changed."""
+
+
+class IntegrityError(DownloadError):
+    """Downloaded bytes do not match the expected size or sha256.
+
+    The partial download is discarded; a previously cached file is kept.
+    """
+
+
+class CacheError(DatamintException):
+    """The local cache could not be read or written."""
+
+
+class CacheCorruptedError(CacheError):
+    """A cache entry failed its checksum; it is removed and rebuilt."""
+
+
+class ReaderError(DatamintException):
+    """A file could not be decoded."""
+
+
+class UnsupportedFormatError(ReaderError, ValueError):
+    """No reader accepts this file; the message lists the readers tried."""
+
+
+class InvalidResourceError(ReaderError, ValueError):
+    """The file decodes, but breaks the contract (shape, geometry, tags)."""
+
+
+class DatamintDatasetException(DatamintException):
+    """A dataset could not be built or an item could not be produced."""
+
+
+class AnnotationError(DatamintDatasetException, ValueError):
+    """An annotation is inconsistent with its resource (shape, label, frame)."""
+
+
+class SplitError(DatamintDatasetException, ValueError):
+    """A split request is invalid (ratios, missing assignments, snapshots)."""
+
+
+class DatamintWarning(UserWarning):
+    """Every warning datamint issues, filterable as one class."""

@@ -1,0 +1,383 @@
+"""Where voxels are in the patient: the one home of datamint's coordinate convention.
+
+Array layout
+    Every decoded array is ``(C, N, H, W)``: C channels, N slices or frames, H rows,
+    W columns. Items drop axes they do not need (images ``(C, H, W)``).
+
+Affine
+    A :class:`Geometry` holds a float64 ``(4, 4)`` affine that maps **our array
+    index** ``(n, h, w, 1)`` (not a file's voxel index) to patient coordinates in mm.
+    The space is named (``"RAS"`` or ``"LPS"``); the readers always emit ``"RAS"``,
+    NIfTI's world space. DICOM is LPS; :func:`lps_to_ras` is the only place that
+    flips between the two.
+
+    A NIfTI file's affine maps its voxel index ``(x, y, z)`` = ``(w, h, n)``;
+    :func:`reverse_index_axes` turns one into the other (it is its own inverse).
+
+Derived, never stored twice
+    ``spacing_mm``, ``origin_mm`` and ``direction`` are computed from the affine,
+    ordered like the array axes ``(n, h, w)``. What the n axis means is the field
+    ``n_axis``: slices in space, frames in time, or a single 2-D image (then the n
+    spacing is ``None``, never a sentinel). How much of the affine is physical is the
+    field ``calibration``; a reader never claims mm it does not have.
+
+Example:
+    >>> g = Geometry(np.diag([5.0, 0.7, 0.7, 1.0]))
+    >>> g.spacing_mm
+    (5.0, 0.7, 0.7)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "Calibration",
+    "Geometry",
+    "NAxis",
+    "affine_from_plane",
+    "lps_to_ras",
+    "ras_to_lps",
+    "reverse_index_axes",
+]
+
+SPACES = ("RAS", "LPS")
+
+# Negating the first two world axes turns LPS into RAS and back; used only below.
+_FLIP_LPS_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+class NAxis(str, enum.Enum):
+    """What the n axis of a ``(C, N, H, W)`` array indexes.
+
+    Attributes:
+        SPACE: Slices; column 0 of the affine is the step between slices, in mm.
+        TIME: Frames of a video or cine loop; column 0 of the affine is a unit vector
+            (the plane normal where known) so the affine stays invertible.
+        SINGLE: One 2-D image (N = 1); column 0 is a unit vector as for TIME.
+    """
+
+    SPACE = "space"
+    TIME = "time"
+    SINGLE = "single"
+
+
+class Calibration(str, enum.Enum):
+    """How much of a :class:`Geometry`'s affine is physically true.
+
+    Attributes:
+        PATIENT: The affine maps the index to patient coordinates in mm, in ``space``.
+        SPACING: Only the spacing in mm is known (e.g. DICOM (0028,0030) Pixel Spacing
+            without (0020,0032)/(0020,0037)); the affine is diagonal, its origin and
+            direction are placeholders, and ``origin_mm`` / ``direction`` are ``None``.
+        PIXEL: Nothing physical is known (videos); the affine is the identity in index
+            units and ``spacing_mm``, ``origin_mm``, ``direction`` are ``None``.
+    """
+
+    PATIENT = "patient"
+    SPACING = "spacing"
+    PIXEL = "pixel"
+
+
+def _as_affine(affine: Any) -> np.ndarray:
+    arr = np.array(affine, dtype=np.float64)
+    if arr.shape != (4, 4):
+        raise ValueError(f"an affine must have shape (4, 4), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"an affine must be finite, got\n{arr}")
+    return arr
+
+
+def lps_to_ras(affine: np.ndarray) -> np.ndarray:
+    """Convert an affine whose world space is LPS into one whose world space is RAS.
+
+    The conversion negates the first two world axes (left-multiply by
+    ``diag(-1, -1, 1, 1)``); the index side is untouched. It is its own inverse, so
+    :func:`ras_to_lps` is the same operation.
+
+    Args:
+        affine: ``(4, 4)`` array-like mapping an index to LPS coordinates in mm.
+
+    Returns:
+        A new float64 ``(4, 4)`` array mapping the same index to RAS coordinates in mm.
+
+    Raises:
+        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
+    """
+    flipped: np.ndarray = _FLIP_LPS_RAS @ _as_affine(affine)
+    return flipped
+
+
+def ras_to_lps(affine: np.ndarray) -> np.ndarray:
+    """Convert an affine from RAS world space to LPS (the inverse of :func:`lps_to_ras`).
+
+    Args:
+        affine: ``(4, 4)`` array-like mapping an index to RAS coordinates in mm.
+
+    Returns:
+        A new float64 ``(4, 4)`` array mapping the same index to LPS coordinates in mm.
+
+    Raises:
+        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
+    """
+    return lps_to_ras(affine)
+
+
+def reverse_index_axes(affine: np.ndarray) -> np.ndarray:
+    """Reorder an affine's index axes ``(i, j, k)`` to ``(k, j, i)``.
+
+    A NIfTI file affine maps the voxel index ``(x, y, z)``; the array we return is
+    ``(n, h, w) = (z, y, x)``, so ours is the file's with columns 0 and 2 swapped.
+    The operation is its own inverse (ours back to the file's).
+
+    Args:
+        affine: ``(4, 4)`` array-like.
+
+    Returns:
+        A new float64 ``(4, 4)`` array: columns ``[2, 1, 0, 3]`` of ``affine``.
+
+    Raises:
+        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
+    """
+    return _as_affine(affine)[:, [2, 1, 0, 3]]
+
+
+def affine_from_plane(
+    position: ArrayLike,
+    row_cosine: ArrayLike,
+    column_cosine: ArrayLike,
+    pixel_spacing_mm: ArrayLike,
+    slice_step: ArrayLike | None = None,
+) -> np.ndarray:
+    """Build our ``(n, h, w)`` affine from DICOM-style plane geometry.
+
+    Follows DICOM PS3.3 C.7.6.2.1.1: (0020,0032) Image Position (Patient) is the
+    centre of the first transmitted pixel; the first three values of (0020,0037) Image
+    Orientation (Patient) are the direction of increasing column index (our w axis),
+    the last three the direction of increasing row index (our h axis); (0028,0030)
+    Pixel Spacing is ``[between rows (h), between columns (w)]``.
+
+    Args:
+        position: ``(3,)`` position of pixel ``(h=0, w=0)`` of slice ``n=0``, in mm.
+        row_cosine: ``(3,)`` unit vector along a row (w axis).
+        column_cosine: ``(3,)`` unit vector along a column (h axis).
+        pixel_spacing_mm: ``(h, w)`` spacing in mm.
+        slice_step: ``(3,)`` vector from slice n to slice n+1, in mm, in the same space
+            as ``position``. ``None`` uses the unit plane normal ``row x column`` (for
+            2-D images and frames, see :class:`NAxis`).
+
+    Returns:
+        float64 ``(4, 4)`` affine in the space of the inputs (LPS for DICOM tags).
+
+    Raises:
+        ValueError: If a cosine is not a unit vector (tolerance 1e-3), the two are not
+            orthogonal (tolerance 1e-3), or a spacing is not positive and finite.
+    """
+    row = np.asarray(row_cosine, dtype=np.float64).reshape(3)
+    col = np.asarray(column_cosine, dtype=np.float64).reshape(3)
+    spacing = np.asarray(pixel_spacing_mm, dtype=np.float64).reshape(2)
+    for name, vec in (("row", row), ("column", col)):
+        if not abs(np.linalg.norm(vec) - 1.0) < 1e-3:
+            raise ValueError(f"the {name} direction cosine {vec.tolist()} is not a unit vector")
+    if abs(float(row @ col)) > 1e-3:
+        raise ValueError(f"direction cosines {row.tolist()} and {col.tolist()} are not orthogonal")
+    if not np.all(np.isfinite(spacing) & (spacing > 0)):
+        raise ValueError(f"pixel spacing must be positive, got {spacing.tolist()} mm")
+    step = np.cross(row, col) if slice_step is None else np.asarray(slice_step, dtype=np.float64)
+    affine = np.eye(4)
+    affine[:3, 0] = step.reshape(3)
+    affine[:3, 1] = col * spacing[0]
+    affine[:3, 2] = row * spacing[1]
+    affine[:3, 3] = np.asarray(position, dtype=np.float64).reshape(3)
+    return _as_affine(affine)
+
+
+@dataclass(frozen=True, eq=False)
+class Geometry:
+    """Where the voxels of a ``(C, N, H, W)`` array are, and how far apart in time.
+
+    Spacing, origin and direction are derived from ``affine``, never stored twice.
+    Instances are immutable (the affine is a read-only copy) and picklable.
+
+    Args:
+        affine: float64 ``(4, 4)``; maps our index ``(n, h, w, 1)`` to coordinates in
+            mm in ``space`` (see ``calibration`` for how much of that is true).
+        space: ``"RAS"`` or ``"LPS"``. Readers emit ``"RAS"``.
+        frame_interval_s: Seconds between frames (videos, cine loops), else ``None``.
+        n_axis: What the n axis indexes (:class:`NAxis`); default slices in space.
+        calibration: How much of the affine is physical (:class:`Calibration`).
+
+    Raises:
+        ValueError: If the affine is not a finite, invertible ``(4, 4)`` matrix, the
+            space is unknown, or ``frame_interval_s`` is not positive.
+
+    Example:
+        >>> Geometry(np.eye(4), n_axis=NAxis.TIME, calibration=Calibration.PIXEL,
+        ...          frame_interval_s=1 / 30).spacing_mm is None
+        True
+    """
+
+    affine: np.ndarray
+    space: str = "RAS"
+    frame_interval_s: float | None = None
+    n_axis: NAxis = NAxis.SPACE
+    calibration: Calibration = field(default=Calibration.PATIENT)
+
+    def __post_init__(self) -> None:
+        affine = _as_affine(self.affine)
+        if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+            raise ValueError(f"the affine is singular:\n{affine}")
+        affine.flags.writeable = False
+        object.__setattr__(self, "affine", affine)
+        if self.space not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {self.space!r}")
+        if self.frame_interval_s is not None:
+            interval = float(self.frame_interval_s)
+            if not (np.isfinite(interval) and interval > 0):
+                raise ValueError(f"frame_interval_s must be positive, got {interval}")
+            object.__setattr__(self, "frame_interval_s", interval)
+        object.__setattr__(self, "n_axis", NAxis(self.n_axis))
+        object.__setattr__(self, "calibration", Calibration(self.calibration))
+
+    @property
+    def spacing_mm(self) -> tuple[float | None, float, float] | None:
+        """Spacing along ``(n, h, w)`` in mm: the norms of affine columns 0-2.
+
+        The n entry is ``None`` unless ``n_axis`` is SPACE; the whole value is
+        ``None`` when ``calibration`` is PIXEL.
+        """
+        if self.calibration is Calibration.PIXEL:
+            return None
+        norms = [float(v) for v in np.linalg.norm(self.affine[:3, :3], axis=0)]
+        return (norms[0] if self.n_axis is NAxis.SPACE else None, norms[1], norms[2])
+
+    @property
+    def origin_mm(self) -> tuple[float, float, float] | None:
+        """Coordinates of voxel ``(0, 0, 0)`` in mm in ``space``; ``None`` unless PATIENT."""
+        if self.calibration is not Calibration.PATIENT:
+            return None
+        return tuple(float(v) for v in self.affine[:3, 3])  # type: ignore[return-value]
+
+    @property
+    def direction(self) -> np.ndarray | None:
+        """float64 ``(3, 3)``: unit vectors of the n, h, w axes as columns, in ``space``.
+
+        ``None`` unless ``calibration`` is PATIENT.
+        """
+        if self.calibration is not Calibration.PATIENT:
+            return None
+        linear = self.affine[:3, :3]
+        unit: np.ndarray = linear / np.linalg.norm(linear, axis=0)
+        return unit
+
+    @property
+    def orientation(self) -> str | None:
+        """Axis codes of ``(n, h, w)``, e.g. ``"SPR"`` (where each axis points)."""
+        direction = self.direction
+        if direction is None:
+            return None
+        pos, neg = ("RAS", "LPI") if self.space == "RAS" else ("LPS", "RAI")
+        codes = []
+        for column in direction.T:
+            axis = int(np.argmax(np.abs(column)))
+            codes.append(pos[axis] if column[axis] > 0 else neg[axis])
+        return "".join(codes)
+
+    def to_space(self, space: str) -> Geometry:
+        """Return the same geometry expressed in ``space`` (``"RAS"`` or ``"LPS"``).
+
+        Raises:
+            ValueError: If ``space`` is unknown.
+        """
+        if space not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+        if space == self.space:
+            return self
+        return Geometry(
+            lps_to_ras(self.affine), space, self.frame_interval_s, self.n_axis, self.calibration
+        )
+
+    def is_close(self, other: Geometry, atol_mm: float = 1e-3) -> bool:
+        """Whether ``other`` describes the same grid, within ``atol_mm`` per entry.
+
+        Compares in this geometry's space; ``n_axis``, ``calibration`` and the frame
+        interval (relative tolerance 1e-6) must match too.
+        """
+        other = other.to_space(self.space)
+        if (self.n_axis, self.calibration) != (other.n_axis, other.calibration):
+            return False
+        mine, theirs = self.frame_interval_s, other.frame_interval_s
+        if mine is None or theirs is None:
+            if mine is not theirs:
+                return False
+        elif not np.isclose(mine, theirs, rtol=1e-6, atol=0.0):
+            return False
+        return bool(np.allclose(self.affine, other.affine, rtol=0.0, atol=atol_mm))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict; :meth:`from_dict` reads it back exactly."""
+        return {
+            "affine": self.affine.tolist(),
+            "space": self.space,
+            "frame_interval_s": self.frame_interval_s,
+            "n_axis": self.n_axis.value,
+            "calibration": self.calibration.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Geometry:
+        """Rebuild a geometry from :meth:`to_dict` output.
+
+        Raises:
+            KeyError: If ``affine`` is missing.
+            ValueError: If a value is invalid (see the class).
+        """
+        return cls(
+            np.asarray(data["affine"], dtype=np.float64),
+            data.get("space", "RAS"),
+            data.get("frame_interval_s"),
+            NAxis(data.get("n_axis", NAxis.SPACE.value)),
+            Calibration(data.get("calibration", Calibration.PATIENT.value)),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Geometry):
+            return NotImplemented
+        return (
+            self.space == other.space
+            and self.frame_interval_s == other.frame_interval_s
+            and self.n_axis is other.n_axis
+            and self.calibration is other.calibration
+            and bool(np.array_equal(self.affine, other.affine))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds an ndarray: not hashable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild through __init__ so an unpickled affine is read-only and validated.
+        args = (self.affine, self.space, self.frame_interval_s, self.n_axis, self.calibration)
+        return (type(self), args)
+
+    def __repr__(self) -> str:
+        def fmt(values: Sequence[float | None] | None) -> str:
+            if values is None:
+                return "None"
+            return "(" + ", ".join("None" if v is None else f"{v:.4g}" for v in values) + ")"
+
+        parts = [
+            f"space={self.space}",
+            f"n_axis={self.n_axis.value}",
+            f"calibration={self.calibration.value}",
+            f"spacing_mm={fmt(self.spacing_mm)}",
+        ]
+        if self.calibration is Calibration.PATIENT:
+            parts += [f"origin_mm={fmt(self.origin_mm)}", f"orientation={self.orientation}"]
+        if self.frame_interval_s is not None:
+            parts.append(f"frame_interval_s={self.frame_interval_s:.6g}")
+        return f"Geometry({', '.join(parts)})"

@@ -1,0 +1,39 @@
+"""Decoders from files to ``(C, N, H, W)`` arrays with geometry.
+
+One module per format: :mod:`~datamint.readers.dicom` (single- and multi-frame),
+:mod:`~datamint.readers.dicom_series` (ZIP or folder), :mod:`~datamint.readers.nifti`,
+:mod:`~datamint.readers.video`, :mod:`~datamint.readers.image`. :func:`read_file` picks
+the reader from the file's bytes, then from a :class:`FileHint`
+(:mod:`~datamint.readers.registry`).
+
+Example:
+    >>> from datamint.readers import read_file, read_header
+    >>> result = read_file("volumes/lung2_ct.nii.gz")     # doctest: +SKIP
+    >>> result.array.shape, result.geometry.spacing_mm     # doctest: +SKIP
+    ((1, 19, 161, 182), (5.0, 0.627, 0.627))
+"""
+
+from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult
+from datamint.readers.registry import (
+    get_reader,
+    read_file,
+    read_header,
+    reader_version,
+    readers,
+    register_reader,
+    resource_kind,
+)
+
+__all__ = [
+    "FileHint",
+    "HeaderInfo",
+    "ReadResult",
+    "Reader",
+    "get_reader",
+    "read_file",
+    "read_header",
+    "reader_version",
+    "readers",
+    "register_reader",
+    "resource_kind",
+]

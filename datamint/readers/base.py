@@ -1,0 +1,171 @@
+"""What every reader promises: :class:`Reader`, :class:`ReadResult`, :class:`HeaderInfo`.
+
+A reader turns one file on disk into a ``(C, N, H, W)`` array plus its
+:class:`~datamint.geometry.Geometry`. It is picked by :mod:`datamint.readers.registry`
+from the file's first bytes, then from a :class:`FileHint`. Readers never raise a
+library's own exception: a file they cannot decode raises
+:class:`~datamint.exceptions.InvalidResourceError` or
+:class:`~datamint.exceptions.UnsupportedFormatError`, naming the path and the problem.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from datamint.exceptions import InvalidResourceError, ReaderError
+from datamint.geometry import Geometry
+
+__all__ = ["HEAD_BYTES", "FileHint", "HeaderInfo", "ReadResult", "Reader", "read_head"]
+
+#: How many leading bytes the registry reads to detect a format.
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class FileHint:
+    """What the server's Resource record says about a file; every field may be ``None``.
+
+    Only consulted when the file's first bytes are not conclusive (contract §5.1).
+
+    Args:
+        filename: The resource's ``filename`` (e.g. ``"ct.nii.gz"``); only its suffix is used.
+        mimetype: The resource's ``mimetype`` (e.g. ``"application/dicom"``).
+        storage: The resource's ``storage`` (e.g. ``"DicomResource"``).
+    """
+
+    filename: str | None = None
+    mimetype: str | None = None
+    storage: str | None = None
+
+
+@dataclass
+class HeaderInfo:
+    """What a file holds, read without decoding pixels where the format allows.
+
+    Args:
+        shape: ``(C, N, H, W)`` of the array :meth:`Reader.read` would return.
+        dtype: dtype of that array.
+        geometry: As :attr:`ReadResult.geometry`.
+        rescale_slope: DICOM (0028,1053) Rescale Slope, when present; never applied.
+        rescale_intercept: DICOM (0028,1052) Rescale Intercept, when present; never applied.
+        metainfo: As :attr:`ReadResult.metainfo`, from the header alone (DICOM: the
+            dataset read up to its pixel data; NIfTI: the same dict; others ``None``).
+    """
+
+    shape: tuple[int, int, int, int]
+    dtype: np.dtype
+    geometry: Geometry | None
+    rescale_slope: float | None = None
+    rescale_intercept: float | None = None
+    metainfo: Any = None
+
+
+@dataclass
+class ReadResult:
+    """A decoded file.
+
+    Args:
+        array: ``(C, N, H, W)``, C-contiguous, in the decoder's dtype (uint8 for
+            PNG/JPEG/video, float64 for NIfTI, the stored dtype for DICOM).
+        geometry: Where the voxels are, or ``None`` when the file says nothing physical.
+        metainfo: DICOM: the pydicom ``Dataset`` with PixelData removed (for a series,
+            that of the first slice in our order). NIfTI: ``{'affine': (4, 4) file
+            affine on the file's (x, y, z) index, 'header': dict, 'shape': tuple}``.
+            PNG/JPEG/video: ``None``.
+        reader: Name of the reader that produced it (e.g. ``"dicom"``).
+    """
+
+    array: np.ndarray
+    geometry: Geometry | None
+    metainfo: Any
+    reader: str
+
+
+class Reader(abc.ABC):
+    """Decodes one format. Subclasses set :attr:`name`, :attr:`version`, :attr:`detects`.
+
+    ``version`` changes whenever the output for the same file changes; it is part of
+    the cache key, so a new version never serves an old decoding.
+    """
+
+    #: Short name, e.g. ``"dicom"``.
+    name: ClassVar[str]
+    #: Bumped when the output for the same file changes (cache keys use it).
+    version: ClassVar[str]
+    #: Resource kinds of contract §5.1 this reader serves when the bytes are not conclusive.
+    kinds: ClassVar[tuple[str, ...]] = ()
+    #: One line saying what the reader recognises, for error messages.
+    detects: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """Whether the file's first bytes (or the path, for folders) are this format.
+
+        Args:
+            path: The file or folder.
+            head: Its first :data:`HEAD_BYTES` bytes (``b""`` for a folder).
+        """
+
+    def accepts(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> bool:
+        """Whether this reader takes the file: by its bytes, else by the hint's kind."""
+        from datamint.readers.registry import resource_kind  # registry imports readers
+
+        path = Path(path)
+        if self.sniff(path, read_head(path)):
+            return True
+        return resource_kind(hint) in self.kinds
+
+    @abc.abstractmethod
+    def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
+        """Decode the whole file.
+
+        Raises:
+            InvalidResourceError: If the file is corrupt, truncated or breaks the contract.
+            UnsupportedFormatError: If it is not this reader's format.
+        """
+
+    @abc.abstractmethod
+    def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
+        """Shape, dtype and geometry of :meth:`read`'s result, decoding as little as possible.
+
+        Raises:
+            InvalidResourceError: If the header is corrupt or truncated.
+            UnsupportedFormatError: If it is not this reader's format.
+        """
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of ``path``; ``b""`` for a folder or an unreadable path."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
+@contextlib.contextmanager
+def decoding(path: Path, reader: str, what: str = "decode") -> Iterator[None]:
+    """Turn any library exception raised inside into :class:`InvalidResourceError`.
+
+    Our own :class:`~datamint.exceptions.ReaderError` passes through unchanged; a
+    missing file stays a ``FileNotFoundError``.
+
+    Raises:
+        InvalidResourceError: Naming ``path``, the reader, and the original error.
+    """
+    try:
+        yield
+    except (ReaderError, FileNotFoundError, MemoryError):
+        raise
+    except Exception as exc:
+        raise InvalidResourceError(
+            f"{reader} reader could not {what} '{path}': {type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,173 @@
+"""NIfTI-1 / NIfTI-2 single files (``.nii``, gzipped or not) to ``(C, N, H, W)`` float64.
+
+Axes: a file stored ``(X, Y, Z)`` becomes ``(1, Z, Y, X)``, so n = z, h = y, w = x.
+Extra dimensions become channels: ``(X, Y, Z, T)`` gives ``(T, Z, Y, X)``, and anything
+beyond ``(X, Y, Z, T, U)`` is flattened into C in C order. A 2-D file gives N = 1.
+
+Values: nibabel's ``get_fdata()`` (float64, ``scl_slope``/``scl_inter`` applied).
+
+Geometry: the file affine (sform if ``sform_code > 0``, else qform if ``qform_code > 0``,
+nibabel's choice) has its index columns reversed (:func:`~datamint.geometry.reverse_index_axes`)
+to map our ``(n, h, w)``; NIfTI world space is RAS. A file with both codes 0 has no
+orientation: ``Calibration.SPACING`` with ``pixdim`` as spacing. ``metainfo['affine']``
+stays the **file** affine on the file's ``(x, y, z)`` index.
+
+The format is found from the bytes, not the name, so a cached file called ``data`` reads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from datamint.exceptions import UnsupportedFormatError
+from datamint.geometry import Calibration, Geometry, NAxis, reverse_index_axes
+from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding, read_head
+
+__all__ = ["NiftiReader", "nifti_version"]
+
+_GZIP = b"\x1f\x8b"
+
+
+def nifti_version(raw: bytes) -> int | None:
+    """1 or 2 if uncompressed bytes start a single-file NIfTI header, else ``None``.
+
+    NIfTI-1: ``sizeof_hdr`` = 348 (either byte order) and magic ``n+1\\0`` at byte 344.
+    NIfTI-2: ``sizeof_hdr`` = 540 and magic ``n+2\\0`` at byte 4. Pairs (``ni1``) and
+    ANALYZE 7.5 are not single files and are not recognised.
+    """
+    if len(raw) >= 348 and raw[:4] in (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c"):
+        return 1 if raw[344:348] == b"n+1\x00" else None
+    if len(raw) >= 8 and raw[:4] in (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c"):
+        return 2 if raw[4:8] == b"n+2\x00" else None
+    return None
+
+
+def _uncompressed_head(head: bytes) -> bytes:
+    if head[:2] != _GZIP:
+        return head
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 544)
+    except zlib.error:
+        return b""
+
+
+@contextmanager
+def _open_image(path: Path) -> Iterator[nib.Nifti1Image | nib.Nifti2Image]:
+    """The image with a lazy array proxy; the file stays open inside the block."""
+    gzipped = read_head(path, 2) == _GZIP
+    with decoding(path, "nifti", "read the header of"):
+        stream: Any = gzip.open(path, "rb") if gzipped else open(path, "rb")  # noqa: SIM115
+    with stream:
+        with decoding(path, "nifti", "read the header of"):
+            version = nifti_version(stream.read(544))
+            stream.seek(0)
+            if version is None:
+                raise UnsupportedFormatError(
+                    f"'{path}' is not a single-file NIfTI-1/2 image (no 'n+1'/'n+2' header magic)"
+                )
+            klass = nib.Nifti1Image if version == 1 else nib.Nifti2Image
+            image = klass.from_stream(stream)
+        yield image
+
+
+def _header_dict(header: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in header.items():
+        value = np.asarray(raw)
+        if value.dtype.kind == "S":
+            out[key] = value.tobytes().split(b"\x00")[0].decode("latin-1")
+        else:
+            out[key] = value.tolist()
+    return out
+
+
+def _metainfo(image: Any) -> dict[str, Any]:
+    return {
+        "affine": np.array(image.affine, dtype=np.float64),
+        "header": _header_dict(image.header),
+        "shape": tuple(int(v) for v in image.shape),
+    }
+
+
+def _geometry(image: Any, path: Path) -> Geometry:
+    with decoding(path, "nifti", "build the geometry of"):
+        return _file_geometry(image)
+
+
+def _file_geometry(image: Any) -> Geometry:
+    header = image.header
+    sform, qform = int(header["sform_code"]), int(header["qform_code"])
+    if sform > 0 or qform > 0:
+        return Geometry(reverse_index_axes(image.affine), "RAS", None, NAxis.SPACE)
+    zooms = list(header.get_zooms()[:3]) + [1.0] * (3 - min(3, len(image.shape)))
+    spacing = [z if z > 0 else 1.0 for z in zooms[:3]]
+    return Geometry(
+        np.diag([spacing[2], spacing[1], spacing[0], 1.0]),
+        "RAS",
+        None,
+        NAxis.SPACE,
+        Calibration.SPACING,
+    )
+
+
+def _our_shape(file_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    x, y, z = (*file_shape[:3], 1, 1, 1)[:3]
+    channels = int(np.prod(file_shape[3:])) if len(file_shape) > 3 else 1
+    return (channels, z, y, x)
+
+
+class NiftiReader(Reader):
+    """Reads NIfTI-1/2 single files, gzipped or not (rules: module docstring)."""
+
+    name = "nifti"
+    version = "1"
+    kinds = ("nifti",)
+    detects = "a NIfTI-1/2 header (sizeof_hdr 348/540 and 'n+1'/'n+2'), gzipped or not"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """True when the (decompressed) first bytes are a NIfTI-1 or NIfTI-2 header."""
+        return nifti_version(_uncompressed_head(head)) is not None
+
+    def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
+        """Decode the voxels to float64 ``(C, Z, Y, X)``.
+
+        Returns:
+            ``ReadResult(array, geometry, {'affine', 'header', 'shape'}, "nifti")``; the
+            metainfo affine is the file's (on ``(x, y, z)``), ``shape`` the file's shape.
+
+        Raises:
+            UnsupportedFormatError: If the file is not a single-file NIfTI.
+            InvalidResourceError: If it is truncated or corrupt.
+        """
+        path = Path(path)
+        with _open_image(path) as image:
+            with decoding(path, "nifti", "read the voxels of"):
+                data = image.get_fdata(dtype=np.float64)
+            file_shape = tuple(int(v) for v in image.shape)
+            channels, z, y, x = _our_shape(file_shape)
+            data = data.reshape(x, y, z, channels)
+            array = np.ascontiguousarray(data.transpose(3, 2, 1, 0))
+            return ReadResult(array, _geometry(image, path), _metainfo(image), self.name)
+
+    def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
+        """Shape ``(C, Z, Y, X)``, float64, geometry and metainfo from the header only.
+
+        Raises:
+            UnsupportedFormatError: If the file is not a single-file NIfTI.
+            InvalidResourceError: If the header is corrupt.
+        """
+        path = Path(path)
+        with _open_image(path) as image:
+            shape = _our_shape(tuple(int(v) for v in image.shape))
+            return HeaderInfo(
+                shape, np.dtype(np.float64), _geometry(image, path), metainfo=_metainfo(image)
+            )

@@ -1,0 +1,143 @@
+"""The FastAPI application of the reference server (``datamint serve``).
+
+``create_app(store_dir)`` wires the store, the routers of contract/API.md §4, JSON error
+bodies ``{"message": ...}`` (§3.3) and a one-line-per-request log on the
+``datamint.server`` logger: method, path (never the query string or headers), status,
+duration and user email. API keys never reach the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from datamint.server import (
+    routes_annotations,
+    routes_projects,
+    routes_resources,
+    routes_splits,
+    routes_worklists,
+)
+from datamint.server.errors import ApiError
+from datamint.server.store import ProjectStore
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("datamint.server")
+
+
+class RequestLogMiddleware:
+    """ASGI middleware logging one INFO line per HTTP request.
+
+    Args:
+        app: The wrapped ASGI application.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request and log ``METHOD /path STATUS DURATION ms user``."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            user = (scope.get("state") or {}).get("user", "-")
+            logger.info(
+                "%s %s %d %.1f ms %s",
+                scope.get("method"),
+                scope.get("path"),
+                status[0],
+                (time.perf_counter() - started) * 1000.0,
+                user,
+            )
+
+
+def _message_response(status_code: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"message": message, **extra}, status_code=status_code)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        response = _message_response(exc.status_code, exc.message)
+        response.headers.update(exc.headers)
+        return response
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        response = _message_response(
+            exc.status_code, f"{detail}: {request.method} {request.url.path}", detail=detail
+        )
+        response.headers.update(exc.headers or {})
+        return response
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = jsonable_encoder(exc.errors())
+        parts = [
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+            for err in errors
+        ]
+        return _message_response(422, "invalid request: " + "; ".join(parts), detail=errors)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _message_response(500, f"internal server error ({type(exc).__name__})")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
+    """Build the reference server's application over a store folder.
+
+    Args:
+        store_dir: Folder of a :class:`~datamint.server.store.ProjectStore` (created when
+            missing; fill it with ``datamint import``).
+
+    Returns:
+        The FastAPI app, with the store at ``app.state.store``.
+
+    Raises:
+        ValidationError: If the store was written by a newer datamint.
+        OSError: If the folder cannot be created.
+    """
+    app = FastAPI(
+        title="datamint reference server",
+        description="The Datamint REST API served from a local project store.",
+    )
+    app.state.store = ProjectStore(store_dir)
+    _install_error_handlers(app)
+    for module in (
+        routes_projects,
+        routes_resources,
+        routes_annotations,
+        routes_worklists,
+        routes_splits,
+    ):
+        app.include_router(module.router)
+    app.add_middleware(RequestLogMiddleware)
+    return app

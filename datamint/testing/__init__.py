@@ -1,0 +1,1 @@
+"""Helpers for tests and notebooks shipped with datamint (e.g. ``testing.server``)."""

@@ -1,0 +1,156 @@
+"""Run the reference server in-process, for tests and notebooks.
+
+``running_server(store_dir)`` starts uvicorn in a background thread on an ephemeral
+loopback port and yields a handle with the real ``url``; leaving the ``with`` block shuts
+it down cleanly. ``build_demo_store(store_dir)`` fills a store with the bundled demo project
+and returns its id and a fresh API key::
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project_id, api_key = build_demo_store(tmp)
+        with running_server(tmp) as server:
+            httpx.get(f"{server.url}/projects", headers={"apikey": api_key})
+
+Needs the ``server`` extra (FastAPI, uvicorn).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ServerHandle", "build_demo_store", "demo_data_dir", "running_server"]
+
+DEFAULT_START_TIMEOUT_S = 30.0
+DEFAULT_DEMO_EMAIL = "demo@example.org"
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    """A running reference server.
+
+    Attributes:
+        url: Base URL without trailing slash, e.g. ``http://127.0.0.1:54321``.
+        host: The address it is bound to.
+        port: The TCP port it is bound to.
+        store_dir: The store it serves.
+    """
+
+    url: str
+    host: str
+    port: int
+    store_dir: Path
+
+
+def demo_data_dir() -> Path:
+    """Return the folder of the bundled demo project (``datamint/demo/data``).
+
+    Returns:
+        The folder holding ``project.json``.
+    """
+    return Path(__file__).resolve().parents[1] / "demo" / "data"
+
+
+@contextlib.contextmanager
+def running_server(
+    store_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+) -> Iterator[ServerHandle]:
+    """Serve ``store_dir`` with uvicorn in a background thread.
+
+    Args:
+        store_dir: Store folder (see :class:`datamint.server.store.ProjectStore`).
+        host: Address to bind; loopback by default.
+        port: TCP port; 0 picks a free one (read back from the bound socket).
+        start_timeout_s: Seconds to wait for the server to accept connections.
+
+    Yields:
+        A :class:`ServerHandle` with the server's ``url``.
+
+    Raises:
+        RuntimeError: If the server does not start within ``start_timeout_s`` (e.g. the
+            port is taken); the thread is stopped first.
+    """
+    import uvicorn
+
+    from datamint.server.app import create_app
+
+    app = create_app(Path(store_dir))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        # uvicorn ends a failed startup (e.g. port in use) with SystemExit: keep it here
+        # and report it to the caller instead of letting the thread die noisily.
+        try:
+            server.run()
+        except BaseException as exc:  # handed to the caller below
+            failures.append(exc)
+
+    thread = threading.Thread(target=serve, name="datamint-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                cause = failures[0] if failures else None
+                raise RuntimeError(
+                    f"the server on {host}:{port} stopped while starting ({cause!r}); "
+                    "uvicorn logged the reason (e.g. the port is in use)"
+                ) from cause
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the server on {host}:{port} did not start within {start_timeout_s} s"
+                )
+            time.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()
+        real_host = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
+        url_host = f"[{real_host}]" if ":" in real_host else real_host
+        yield ServerHandle(
+            url=f"http://{url_host}:{bound[1]}",
+            host=host,
+            port=int(bound[1]),
+            store_dir=Path(store_dir),
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=start_timeout_s)
+
+
+def build_demo_store(
+    store_dir: str | os.PathLike[str], email: str = DEFAULT_DEMO_EMAIL
+) -> tuple[str, str]:
+    """Import the bundled demo project into a store and create a user for it.
+
+    Args:
+        store_dir: Store folder (created when missing).
+        email: The user to create and make a member of the demo project.
+
+    Returns:
+        ``(project_id, api_key)``: the demo project's id and the user's new key.
+
+    Raises:
+        ManifestError: If the bundled demo data are damaged (a sha256 mismatch).
+    """
+    from datamint.server.importer import import_project
+    from datamint.server.store import ProjectStore
+
+    store = ProjectStore(store_dir)
+    project_id = import_project(store, demo_data_dir(), members=[email])
+    return project_id, store.create_user(email)

@@ -1,0 +1,31 @@
+"""The bundled demo project for the reader tests: paths, records, and files read once."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import datamint.readers
+from datamint.readers import ReadResult, read_file
+
+DEMO = Path(datamint.readers.__file__).resolve().parents[1] / "demo" / "data"
+
+
+def project() -> dict[str, Any]:
+    """The demo ``project.json``."""
+    return json.loads((DEMO / "project.json").read_text(encoding="utf-8"))
+
+
+def resources() -> list[dict[str, Any]]:
+    """Every resource record of the demo project."""
+    return project()["resources"]
+
+
+@functools.cache
+def cached_read(relative: str) -> ReadResult:
+    """``read_file`` of a demo file, decoded once per session; do not modify the array."""
+    result = read_file(DEMO / relative)
+    result.array.flags.writeable = False
+    return result

@@ -1,0 +1,175 @@
+"""The demo DICOM series: order, geometry against three independent sources, ZIP = folder."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from datamint.exceptions import DatamintWarning, InvalidResourceError
+from datamint.geometry import lps_to_ras, reverse_index_axes
+from datamint.readers import read_file, read_header
+
+from .demo_files import DEMO, cached_read, resources
+
+SERIES = "series/ct_lung2/"
+FILES = sorted((DEMO / SERIES).glob("*.dcm"))
+
+
+def _zip(tmp_path: Path, files: list[Path], name: str = "data") -> Path:
+    archive = tmp_path / name
+    shuffled = list(files)
+    random.Random(0).shuffle(shuffled)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("README.txt", "not a DICOM file")
+        for index, path in enumerate(shuffled):
+            zf.write(path, f"series/{index:04d}")
+    return archive
+
+
+def test_slices_ascend_along_the_normal_inferior_to_superior() -> None:
+    result = cached_read(SERIES)
+    by_z = sorted(FILES, key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
+    for k, path in enumerate(by_z):
+        ds = pydicom.dcmread(path)
+        np.testing.assert_array_equal(result.array[0, k], ds.pixel_array)
+        # InstanceNumber 1 is the most superior slice, so it runs the other way.
+        assert int(ds.InstanceNumber) == len(FILES) - k
+    z = [(result.geometry.affine @ [k, 0, 0, 1])[2] for k in range(len(FILES))]
+    assert np.all(np.diff(z) > 0)  # RAS z = superior
+    assert result.metainfo.InstanceNumber == 20
+    assert "PixelData" not in result.metainfo
+
+
+def test_geometry_equals_mask_affine_permuted() -> None:
+    record = next(r for r in resources() if r["filename"] == SERIES)
+    geometry = cached_read(SERIES).geometry
+    np.testing.assert_allclose(
+        geometry.affine, reverse_index_axes(record["metadata"]["mask_affine"]), atol=1e-4
+    )
+    for mask in ("ct_lung2_series__lesion__alice", "ct_lung2_series__lesion__bob"):
+        mask_result = read_file(DEMO / "masks3d" / f"{mask}.nii.gz")
+        assert mask_result.array.shape == cached_read(SERIES).array.shape
+        assert geometry.is_close(mask_result.geometry, atol_mm=1e-4)
+
+
+def test_geometry_agrees_with_the_nifti_of_the_same_scan() -> None:
+    """The series and volumes/lung2_ct.nii.gz are crops of one CT: same HU at the same mm."""
+    series = cached_read(SERIES)
+    nifti = cached_read("volumes/lung2_ct.nii.gz")
+    to_nifti = np.linalg.inv(nifti.geometry.affine) @ series.geometry.affine
+    index = np.indices(series.array.shape[1:]).reshape(3, -1)
+    mapped = to_nifti[:3, :3] @ index + to_nifti[:3, 3:]
+    rounded = np.round(mapped).astype(int)
+    inside = np.all((rounded >= 0) & (rounded < np.array(nifti.array.shape[1:])[:, None]), axis=0)
+    np.testing.assert_allclose(mapped, rounded, atol=1e-3)  # the grids coincide
+    assert inside.sum() > 0.9 * inside.size
+    hu_series = series.array[0].reshape(-1)[inside].astype(np.float64) - 1024.0
+    hu_nifti = nifti.array[0][tuple(rounded[:, inside])]
+    np.testing.assert_array_equal(hu_series, hu_nifti)
+
+
+def test_geometry_agrees_with_nibabel_dicom_wrapper() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel.nicom warns that it is experimental on import
+        from nibabel.nicom import dicomwrappers
+    result = cached_read(SERIES)
+    inverse = np.linalg.inv(result.geometry.affine)
+    for path in FILES[:5]:
+        ds = pydicom.dcmread(path)
+        # nibabel indexes (row, column, slice) with its slice axis = column x row cosine.
+        to_ours = inverse @ lps_to_ras(dicomwrappers.wrapper_from_data(ds).affine)
+        k = round(to_ours[0, 3])
+        np.testing.assert_allclose(
+            to_ours, [[0, 0, -1, k], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]], atol=1e-6
+        )
+        np.testing.assert_array_equal(result.array[0, k], ds.pixel_array)
+
+
+def test_zip_equals_folder(tmp_path: Path) -> None:
+    folder = cached_read(SERIES)
+    zipped = read_file(_zip(tmp_path, FILES))
+    assert zipped.reader == "dicom_series"
+    np.testing.assert_array_equal(zipped.array, folder.array)
+    assert zipped.geometry == folder.geometry
+    assert zipped.metainfo.SOPInstanceUID == folder.metainfo.SOPInstanceUID
+    header = read_header(tmp_path / "data")
+    assert (header.shape, header.dtype, header.geometry) == (
+        folder.array.shape,
+        folder.array.dtype,
+        folder.geometry,
+    )
+    assert (header.rescale_slope, header.rescale_intercept) == (1.0, -1024.0)
+
+
+def _modified_copy(tmp_path: Path, edit: Callable[[Dataset], None]) -> tuple[Path, str]:
+    folder = tmp_path / "series"
+    shutil.copytree(DEMO / SERIES, folder)
+    target = sorted(folder.glob("*.dcm"))[3]
+    ds = pydicom.dcmread(target)
+    edit(ds)
+    ds.save_as(target)
+    return folder, str(ds.SOPInstanceUID)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda ds: setattr(ds, "SeriesInstanceUID", "1.2.3.4"), "Series Instance UID"),
+        (
+            lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 0.99, 0.141]),
+            "Image Orientation",
+        ),
+        (lambda ds: delattr(ds, "ImagePositionPatient"), "Image Position"),
+        (
+            lambda ds: setattr(ds, "ImagePositionPatient", [15.7051, -135.7871, -215.0]),
+            "same position",
+        ),
+    ],
+    ids=["series_uid", "orientation", "no_position", "duplicate_position"],
+)
+def test_contract_violations_name_the_instance(
+    tmp_path: Path, edit: Callable[[Dataset], None], message: str
+) -> None:
+    folder, uid = _modified_copy(tmp_path, edit)
+    with pytest.raises(InvalidResourceError, match=message) as caught:
+        read_file(folder)
+    assert uid in str(caught.value)
+    with pytest.raises(InvalidResourceError, match=message):
+        read_header(folder)
+
+
+def test_archive_without_dicom_is_invalid(tmp_path: Path) -> None:
+    archive = tmp_path / "empty"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("notes.txt", "nothing here")
+    with pytest.raises(InvalidResourceError, match=f"{re.escape(str(archive))}.*no DICOM file"):
+        read_file(archive)
+
+
+def test_missing_slice_warns_and_uses_the_mean_step(tmp_path: Path) -> None:
+    folder = tmp_path / "gap"
+    shutil.copytree(DEMO / SERIES, folder)
+    by_z = sorted(
+        folder.glob("*.dcm"), key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2])
+    )
+    by_z[7].unlink()
+    with pytest.warns(DatamintWarning, match="unevenly spaced.*mean step 5.278"):
+        result = read_file(folder)
+    assert result.array.shape[1] == 19
+    assert result.geometry.spacing_mm[0] == pytest.approx(95.0 / 18)
+
+
+def test_rescale_that_differs_between_slices_warns(tmp_path: Path) -> None:
+    folder, _ = _modified_copy(tmp_path, lambda ds: setattr(ds, "RescaleIntercept", -1000))
+    with pytest.warns(DatamintWarning, match="rescale slope/intercept differ"):
+        read_header(folder)

@@ -1,0 +1,90 @@
+"""NIfTI: axes and geometry against nibabel, metainfo, 4-D, no-suffix files, no orientation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from datamint.geometry import Calibration
+from datamint.readers import read_file, read_header
+
+from .demo_files import DEMO
+
+NIFTI_FILES = sorted(p.relative_to(DEMO).as_posix() for p in DEMO.glob("*/*.nii.gz"))
+
+
+@pytest.mark.parametrize("relative", NIFTI_FILES)
+def test_axes_and_affine_match_nibabel(relative: str) -> None:
+    image = nib.load(DEMO / relative)
+    expected = image.get_fdata()
+    result = read_file(DEMO / relative)
+    x, y, z = expected.shape
+    assert result.array.shape == (1, z, y, x)
+    assert result.array.dtype == np.float64
+    np.testing.assert_array_equal(result.array[0], expected.transpose(2, 1, 0))
+    # Our index (n, h, w) = file index (z, y, x): both affines give the same mm.
+    rng = np.random.default_rng(0)
+    for i, j, k in rng.integers(0, [x, y, z], size=(5, 3)):
+        np.testing.assert_allclose(
+            result.geometry.affine @ [k, j, i, 1], image.affine @ [i, j, k, 1], atol=1e-9
+        )
+    assert result.geometry.orientation == "".join(reversed(nib.aff2axcodes(image.affine)))
+    np.testing.assert_array_equal(result.metainfo["affine"], image.affine)
+    assert result.metainfo["shape"] == (x, y, z)
+
+
+def test_masks_share_their_image_grid() -> None:
+    for image, mask in [
+        ("volumes/lung2_ct.nii.gz", "masks3d/lung2__lesion__alice.nii.gz"),
+        ("volumes/itk_kmeanstest_t1.nii.gz", "masks3d/itk_kmeanstest__tissue_class__model.nii.gz"),
+    ]:
+        a, b = read_header(DEMO / image), read_header(DEMO / mask)
+        assert a.shape == b.shape
+        assert a.geometry == b.geometry
+
+
+def test_metainfo_header_is_plain_python() -> None:
+    header = read_file(DEMO / "volumes/breast1_mr.nii.gz").metainfo["header"]
+    assert header["dim"][:4] == [3, 45, 120, 21]
+    assert header["magic"] == "n+1"
+    assert header["sform_code"] == 1
+    assert isinstance(header["pixdim"], list)
+
+
+def test_uncompressed_file_without_suffix(tmp_path: Path) -> None:
+    image = nib.load(DEMO / "volumes/breast1_mr.nii.gz")
+    path = tmp_path / "data"
+    path.write_bytes(nib.Nifti1Image(np.asanyarray(image.dataobj), image.affine).to_bytes())
+    result = read_file(path)
+    assert result.reader == "nifti"
+    np.testing.assert_array_equal(result.array, read_file(DEMO / "volumes/breast1_mr.nii.gz").array)
+
+
+def test_four_d_puts_t_in_channels(tmp_path: Path) -> None:
+    image = nib.load(DEMO / "volumes/breast1_mr.nii.gz")
+    data = np.asanyarray(image.dataobj)
+    stacked = np.stack([data, data * 2, data * 3], axis=-1)  # (X, Y, Z, T=3)
+    path = tmp_path / "four_d.nii.gz"
+    nib.save(nib.Nifti1Image(stacked, image.affine), path)
+    result = read_file(path)
+    assert result.array.shape == (3, 21, 120, 45)
+    np.testing.assert_array_equal(result.array[2], 3 * data.transpose(2, 1, 0))
+    assert read_header(path).shape == result.array.shape
+    assert result.metainfo["shape"] == (45, 120, 21, 3)
+
+
+def test_no_sform_no_qform_means_spacing_only(tmp_path: Path) -> None:
+    image = nib.load(DEMO / "volumes/lung2_ct.nii.gz")
+    bare = nib.Nifti1Image(np.asanyarray(image.dataobj), None)
+    bare.header.set_zooms((0.5, 0.6, 5.0))
+    bare.header.set_sform(None, code=0)
+    bare.header.set_qform(None, code=0)
+    path = tmp_path / "bare.nii"
+    nib.save(bare, path)
+    geometry = read_file(path).geometry
+    assert geometry.calibration is Calibration.SPACING
+    assert geometry.spacing_mm == pytest.approx((5.0, 0.6, 0.5))
+    assert geometry.origin_mm is None
