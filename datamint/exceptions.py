@@ -6,6 +6,7 @@ or ``except LookupError`` around a lookup keeps working::
 
     DatamintException
     ├── AuthenticationError                    # 401, or no API key in any source
+    │   └── ApiKeyRejectedError(NetworkError)  # the connectivity probe got 401
     ├── PermissionDeniedError                  # 403
     ├── ItemNotFoundError(LookupError)         # 404; alias ResourceNotFoundError
     ├── EntityAlreadyExistsError               # 409
@@ -36,6 +37,7 @@ from typing import Any
 
 __all__ = [
     "AnnotationError",
+    "ApiKeyRejectedError",
     "AuthenticationError",
     "CacheCorruptedError",
     "CacheError",
@@ -117,6 +119,14 @@ class ValidationError(DatamintException, ValueError):
 
 class NetworkError(DatamintException):
     """The server could not be reached (after retries), or the probe failed."""
+
+
+class ApiKeyRejectedError(AuthenticationError, NetworkError):
+    """The connectivity probe reached the server and it answered 401.
+
+    Both an :class:`AuthenticationError` (the key is wrong) and a
+    :class:`NetworkError` (the contract's type for every failed probe, §2.2).
+    """
 
 
 class ServerError(DatamintException):

@@ -23,6 +23,7 @@ from datamint.api.errors import network_error, raise_for_status
 from datamint.api.paging import PAGE_SIZE, iter_paged
 from datamint.api.transport import RetryTransport
 from datamint.exceptions import (
+    ApiKeyRejectedError,
     AuthenticationError,
     DatamintException,
     NetworkError,
@@ -311,9 +312,10 @@ class Connection:
         Success is memoised per process for each ``(server_url, api_key, verify_ssl)``.
 
         Raises:
-            NetworkError: If the probe fails for any reason. The mapped cause is chained
-                as ``__cause__``; a 401 gives an ``AuthenticationError`` cause and a
-                message saying the key was rejected and how to set it.
+            ApiKeyRejectedError: (an AuthenticationError and a NetworkError) on a 401;
+                the message says the key was rejected and how to set another.
+            NetworkError: If the probe fails for any other reason; the mapped cause is
+                chained as ``__cause__``.
         """
         memo = (
             os.getpid(),
@@ -326,7 +328,7 @@ class Connection:
         try:
             self._request("GET", "/projects", params={"offset": 0, "limit": 1})
         except AuthenticationError as exc:
-            raise NetworkError(
+            raise ApiKeyRejectedError(
                 f"Connected to {self.server_url}, but it rejected the API key (401): the key "
                 f"is wrong or expired. Set the environment variable {ENV_API_KEY} or pass "
                 "api_key= to use another key.",

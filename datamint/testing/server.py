@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ServerHandle", "build_demo_store", "demo_data_dir", "running_server"]
+from datamint.demo import data_dir
+
+__all__ = ["ServerHandle", "build_demo_store", "running_server"]
 
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_DEMO_EMAIL = "demo@example.org"
@@ -44,15 +46,6 @@ class ServerHandle:
     host: str
     port: int
     store_dir: Path
-
-
-def demo_data_dir() -> Path:
-    """Return the folder of the bundled demo project (``datamint/demo/data``).
-
-    Returns:
-        The folder holding ``project.json``.
-    """
-    return Path(__file__).resolve().parents[1] / "demo" / "data"
 
 
 @contextlib.contextmanager
@@ -152,5 +145,5 @@ def build_demo_store(
     from datamint.server.store import ProjectStore
 
     store = ProjectStore(store_dir)
-    project_id = import_project(store, demo_data_dir(), members=[email])
+    project_id = import_project(store, data_dir(), members=[email])
     return project_id, store.create_user(email)

@@ -26,7 +26,8 @@ import pytest
 
 from datamint.server.importer import import_project
 from datamint.server.store import ProjectStore
-from datamint.testing.server import demo_data_dir, running_server
+from datamint.demo import data_dir as demo_data_dir
+from datamint.testing.server import running_server
 
 MEMBER = "member@example.org"
 OUTSIDER = "outsider@example.org"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from datamint.cli.main import app
 from datamint.server.store import ProjectStore
-from datamint.testing.server import demo_data_dir
+from datamint.demo import data_dir as demo_data_dir
 
 from .conftest import demo_manifest
 

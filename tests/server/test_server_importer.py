@@ -15,7 +15,7 @@ from datamint.server.errors import ManifestError, ManifestIntegrityError
 from datamint.server.importer import build_series_zip, import_project
 from datamint.server.store import ProjectStore
 from datamint.server.timeutil import format_us, parse_iso, to_iso, to_us
-from datamint.testing.server import demo_data_dir
+from datamint.demo import data_dir as demo_data_dir
 
 from .conftest import MEMBER, MakeProject, demo_manifest
 
