@@ -22,7 +22,7 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 class TinyUNet(nn.Module):
     """Two-level U-Net: ``(B, in_channels, H, W)`` -> logits ``(B, out_channels, H, W)``.
 
-    H and W must be divisible by 4. With ``width=8`` it has about 12 000 parameters.
+    H and W must be divisible by 4. With ``width=8`` and 7 outputs it has 19 231 parameters.
 
     Args:
         in_channels: Input channels.
