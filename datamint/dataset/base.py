@@ -373,10 +373,34 @@ class DatamintBaseDataset(Dataset):
         return {pid: self.subset(idx) for pid, idx in groups.items()}
 
     def split(self, **kwargs: Any) -> Any:
-        """Split the resources into named datasets; see :func:`datamint.dataset.splitting.split_dataset`."""
+        """Split the resources into named datasets (a ``SplitResult``).
+
+        ``split(*, seed=None, use_project_splits=None, as_of_timestamp=None,
+        by_patient=False, none_patient_id_strategy='individual', stratify_by=None,
+        **ratios)``; see :func:`datamint.dataset.splitting.split_dataset` for the modes,
+        counting and errors (``SplitError``, a ValueError).
+        """
         from datamint.dataset.splitting import split_dataset
 
         return split_dataset(self, **kwargs)
+
+    def kfold(self, k: int, **kwargs: Any) -> Iterator[tuple[DatamintBaseDataset, DatamintBaseDataset]]:
+        """Yield ``(train, val)`` for each of ``k`` folds whose val parts partition the resources.
+
+        ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
+        stratify_by=None)``; see :func:`datamint.dataset.splitting.kfold_dataset`.
+        """
+        from datamint.dataset.splitting import kfold_dataset
+
+        return kfold_dataset(self, k, **kwargs)
+
+    def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
+        """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]", use_project_splits=True)``.
+
+        Raises:
+            SplitError: As :meth:`split` and :meth:`SplitResult.select`.
+        """
+        return self.split(**split_kwargs).select(spec)
 
     # -- prefetch and loading ---------------------------------------------------------
     def prefetch(self, *, include_annotations: bool = False, max_workers: int = 4, progress: bool = True) -> PrefetchReport:

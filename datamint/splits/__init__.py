@@ -1,12 +1,18 @@
-"""Train/val/test splits: local (seeded), by patient, and project snapshots (contract §9)."""
+"""Train/val/test splits: local (seeded), by patient, stratified, k-fold, project snapshots, specs (contract §9)."""
 
-from datamint.splits.local import local_split, patient_split, validate_ratios
+from datamint.splits.kfold import kfold_indices
+from datamint.splits.local import allocate, local_split, patient_groups, patient_split, validate_ratios
 from datamint.splits.project import project_assignments, utc_now_iso
 from datamint.splits.result import SplitResult
+from datamint.splits.spec import parse_spec
 
 __all__ = [
     "SplitResult",
+    "allocate",
+    "kfold_indices",
     "local_split",
+    "parse_spec",
+    "patient_groups",
     "patient_split",
     "project_assignments",
     "utc_now_iso",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from datamint.exceptions import SplitError
+from datamint.splits.spec import parse_spec, resolve_part
 
 __all__ = ["SplitResult"]
 
@@ -43,3 +45,45 @@ class SplitResult(dict):  # type: ignore[type-arg]
             )
         for name, dataset in self.items():
             api.assign_split(project.id, [r.id for r in dataset.resources], name)
+
+    def select(self, spec: str) -> Any:
+        """One dataset from a split spec, e.g. ``"train[:10%]+val"``.
+
+        The grammar is that of Hugging Face ``ReadInstruction`` (see
+        :mod:`datamint.splits.spec`): absolute or percent bounds, ``+`` to concatenate,
+        ``(pct1_dropremainder)`` rounding. Bounds count resources in split order.
+
+        Args:
+            spec: The spec.
+
+        Returns:
+            A dataset of the selected resources, in spec order, with ``split_name`` set to
+            ``spec`` and the parts' ``split_source`` / ``split_as_of_timestamp`` when they
+            agree (else None).
+
+        Raises:
+            SplitError: (a ValueError) for an unparsable spec or an unknown split name;
+                the message lists the split names.
+        """
+        parts = parse_spec(spec)
+        chosen = []
+        for part in parts:
+            if part.name not in self:
+                raise SplitError(f"split spec {spec!r} names {part.name!r}; the splits are {list(self)}")
+            dataset = self[part.name]
+            prepared = dataset.prepared
+            positions = resolve_part(part, len(prepared.resources))
+            chosen.append((dataset, [prepared.resources[i] for i in positions], [prepared.annotations[i] for i in positions]))
+        first = chosen[0][0]
+        combined = replace(
+            first.prepared,
+            resources=tuple(r for _, res, _ in chosen for r in res),
+            annotations=tuple(a for _, _, anns in chosen for a in anns),
+        )
+        out = first._derive(combined)
+        sources = {d.split_source for d, _, _ in chosen}
+        stamps = {d.split_as_of_timestamp for d, _, _ in chosen}
+        out.split_name = spec
+        out.split_source = sources.pop() if len(sources) == 1 else None
+        out.split_as_of_timestamp = stamps.pop() if len(stamps) == 1 else None
+        return out
