@@ -36,6 +36,10 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Dataset":  # deprecated alias of the old project-folder dataset
+        from datamint.dataset import dataset as _deprecated
+
+        return _deprecated.DatamintDataset
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

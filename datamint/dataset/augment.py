@@ -1,4 +1,12 @@
-"""Albumentations transforms applied to an item's image and instance masks (contract §7.4)."""
+"""Albumentations transforms applied to an item's image and instance masks (contract §7.4).
+
+Randomness: :class:`TransformRunner` seeds the transform from the DataLoader worker's
+seed (``torch.utils.data.get_worker_info().seed``, which PyTorch derives from the
+loader's base seed + worker id, new each epoch unless workers persist) or, in the main
+process, from ``torch.initial_seed()``. So two workers never repeat each other's
+augmentations, and ``torch.manual_seed(s)`` before building the loader makes a run
+repeat exactly.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,56 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["apply_2d", "apply_3d"]
+__all__ = ["TransformRunner", "apply_2d", "apply_3d", "current_seed"]
+
+
+def current_seed() -> int:
+    """The seed of this DataLoader worker, or the process's torch seed, modulo 2**32."""
+    info = torch.utils.data.get_worker_info()
+    seed = info.seed if info is not None else torch.initial_seed()
+    return int(seed) % 2**32
+
+
+class TransformRunner:
+    """A user's albumentations transform, seeded per worker, with its ``ReplayCompose``.
+
+    Args:
+        transform: An albumentations transform or ``Compose``.
+    """
+
+    def __init__(self, transform: Any) -> None:
+        self.transform = transform
+        self._replay: Any = None
+        self._seed: int | None = None
+
+    def _reseed(self) -> None:
+        seed = current_seed()
+        if seed != self._seed:
+            self._seed = seed
+            self.transform.set_random_seed(seed)
+            if self._replay is not None:
+                self._replay.set_random_seed(seed)
+
+    def run_2d(self, image: np.ndarray, instances: dict[str, list[np.ndarray]], boxes: dict[str, torch.Tensor] | None):
+        """:func:`apply_2d` with this runner's seeded transform."""
+        self._reseed()
+        return apply_2d(self.transform, image, instances, boxes)
+
+    def run_3d(self, volume: np.ndarray, instances: dict[str, list[np.ndarray]]):
+        """:func:`apply_3d` with one ``ReplayCompose`` kept (and seeded) for the process."""
+        if self._replay is None:
+            import albumentations as alb
+
+            self._replay = alb.ReplayCompose([self.transform])
+            self._seed = None
+        self._reseed()
+        return apply_3d(self._replay, volume, instances)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"transform": self.transform}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["transform"])  # type: ignore[misc]
 
 
 def _split_back(flat: Sequence[Any], counts: dict[str, int]) -> dict[str, list[np.ndarray]]:
@@ -65,16 +122,17 @@ def apply_2d(
 
 
 def apply_3d(
-    transform: Any, volume: np.ndarray, instances: dict[str, list[np.ndarray]]
+    replay: Any, volume: np.ndarray, instances: dict[str, list[np.ndarray]]
 ) -> tuple[Any, dict[str, list[np.ndarray]]]:
-    """Run an albumentations transform on a volume, replaying it on every instance.
+    """Run a ``ReplayCompose`` on a volume, replaying it on every instance.
 
-    ``ReplayCompose`` is called with ``volume`` ``(D, H, W, C)``; the recorded
-    parameters are replayed with ``mask3d`` on each instance mask ``(D, H, W)``, so
-    every instance gets the same random crop, flip, etc. as the image.
+    It is called with ``volume`` ``(D, H, W, C)``; the recorded parameters are replayed
+    with ``mask3d`` on each instance mask ``(D, H, W)``, so every instance gets the same
+    random crop, flip, etc. as the image.
 
     Args:
-        transform: An albumentations transform.
+        replay: ``albumentations.ReplayCompose([transform])`` (build it once: a new one
+            re-seeds its children from OS entropy).
         volume: ``(C, D, H, W)``.
         instances: author -> list of ``(D, H, W)`` uint8 masks.
 
@@ -82,9 +140,6 @@ def apply_3d(
         The volume as ``(C, D', H', W')`` (ndarray, or a tensor when ``ToTensorV2`` is in
         the pipeline) and the transformed instances.
     """
-    import albumentations as alb
-
-    replay = alb.ReplayCompose([transform])
     data = replay(volume=np.ascontiguousarray(np.moveaxis(np.asarray(volume), 0, -1)))
     out = data["volume"]
     new_instances = {

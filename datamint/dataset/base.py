@@ -19,8 +19,8 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
 from datamint.dataset.annotation_processor import AnnotationProcessor, Region, TargetOptions
-from datamint.dataset.augment import apply_2d, apply_3d
-from datamint.dataset.collate import collate_items
+from datamint.dataset.augment import TransformRunner
+from datamint.dataset.collate import make_collate_fn
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.prefetch import FileJob, PrefetchReport, prefetch_files
@@ -110,7 +110,7 @@ class DatamintBaseDataset(Dataset):
         self.api_key = api_key
         self.server_url = server_url
         self.return_metainfo = return_metainfo
-        self.alb_transform = alb_transform
+        self._augment = TransformRunner(alb_transform) if alb_transform is not None else None
         self.target_options = TargetOptions(
             return_segmentations=return_segmentations,
             return_boxes=return_boxes,
@@ -146,6 +146,25 @@ class DatamintBaseDataset(Dataset):
         self._prepared: Prepared | None = None
         self._api: Any = None
         self._loader: ItemLoader | None = None
+
+    # -- transforms -------------------------------------------------------------------
+    @property
+    def alb_transform(self) -> Any:
+        """The albumentations transform applied to every item, or None."""
+        return None if self._augment is None else self._augment.transform
+
+    def set_transform(self, transform: Any) -> None:
+        """Replace the albumentations transform (None removes it)."""
+        self._augment = TransformRunner(transform) if transform is not None else None
+
+    def add_transform(self, transform: Any) -> None:
+        """Append ``transform`` after the current one (``albumentations.Compose([old, new])``)."""
+        if self._augment is None:
+            self.set_transform(transform)
+            return
+        import albumentations as alb
+
+        self.set_transform(alb.Compose([self._augment.transform, transform]))
 
     # -- lazily built collaborators ----------------------------------------------------
     @property
@@ -231,7 +250,7 @@ class DatamintBaseDataset(Dataset):
     @property
     def processor(self) -> AnnotationProcessor:
         """The processor that builds this dataset's target keys."""
-        return AnnotationProcessor(self.schema, self.target_options)
+        return AnnotationProcessor(self.schema, self.target_options, self.loader.mask)
 
     def __len__(self) -> int:
         return len(self.prepared.resources)
@@ -269,11 +288,11 @@ class DatamintBaseDataset(Dataset):
         if opts.return_segmentations:
             instances, codes = processor.instances(annotations, dhw, region, self.loader.mask)
         boxes = processor.boxes(annotations, region) if opts.return_boxes else None
-        if self.alb_transform is not None:
+        if self._augment is not None:
             if image.ndim == 3:
-                image, instances, boxes = apply_2d(self.alb_transform, image, instances, boxes)
+                image, instances, boxes = self._augment.run_2d(image, instances, boxes)
             else:
-                image, instances = apply_3d(self.alb_transform, image, instances)
+                image, instances = self._augment.run_3d(image, instances)
         item: dict[str, Any] = {"image": image}
         if self.return_metainfo:
             info = self.loader.metainfo(resource)
@@ -445,14 +464,30 @@ class DatamintBaseDataset(Dataset):
                         )
         return prefetch_files(jobs, max_workers=max_workers, progress=progress)
 
-    def get_collate_fn(self) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
-        """The collate function of contract §7.5."""
-        return collate_items
+    def get_collate_fn(self, on_mismatch: str = "raise") -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
+        """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).
 
-    def get_dataloader(self, *args: Any, **kwargs: Any) -> DataLoader:
+        Args:
+            on_mismatch: ``'raise'`` (default), ``'pad'`` or ``'list'`` for items whose
+                arrays differ in shape: an explicit choice, never a silent fallback.
+        """
+        return make_collate_fn(on_mismatch)
+
+    def get_dataloader(self, *args: Any, on_mismatch: str = "raise", **kwargs: Any) -> DataLoader:
         """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
-        kwargs.setdefault("collate_fn", self.get_collate_fn())
+        kwargs.setdefault("collate_fn", self.get_collate_fn(on_mismatch))
         return DataLoader(self, *args, **kwargs)
+
+    def get_resource(self, index: int) -> Resource:
+        """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
+        return self.prepared.resources[self._resource_position(index % n)]
+
+    def _resource_position(self, index: int) -> int:
+        """Position in :attr:`resources` of item ``index`` (one item per resource here)."""
+        return index
 
     # -- pickling (spawned DataLoader workers) -----------------------------------------
     def __getstate__(self) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class SlicedMixin(DatamintBaseDataset):
         ri = bisect.bisect_right(offsets, index) - 1
         return ri, index - offsets[ri]
 
+    def _resource_position(self, index: int) -> int:
+        return self.locate(index)[0]
+
     def _get_item(self, index: int) -> dict[str, Any]:
         ri, k = self.locate(index)
         resource = self.prepared.resources[ri]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from datamint.entities.base import Entity
@@ -104,9 +106,123 @@ class Annotation(Entity):
         return self._record.get("geometry")
 
     @property
+    def class_map(self) -> dict[str, str] | None:
+        """For multi-label segmentation files: voxel value -> class name, else None."""
+        return self._record.get("class_map")
+
+    @property
+    def values(self) -> Any:
+        """The ``values`` field (server-defined), or None."""
+        return self._record.get("values")
+
+    @property
+    def annotation_worklist_id(self) -> str | None:
+        """The worklist (annotation set) the annotation belongs to."""
+        return self._record.get("annotation_worklist_id")
+
+    @property
+    def file(self) -> str | None:
+        """The ``file`` field of the record."""
+        return self._record.get("file")
+
+    # -- wire-name aliases (contract §4.4) ---------------------------------------------
+    @property
+    def added_by(self) -> str | None:
+        """Alias of :attr:`created_by` (wire name ``added_by``)."""
+        return self.created_by
+
+    @property
+    def index(self) -> int | None:
+        """Alias of :attr:`frame_index` (wire name ``index``)."""
+        return self.frame_index
+
+    @property
+    def name(self) -> str:
+        """Alias of :attr:`identifier` (wire name ``name``)."""
+        return self.identifier
+
+    @property
+    def type(self) -> str:
+        """Alias of :attr:`annotation_type` (wire name ``type``)."""
+        return self.annotation_type
+
+    @property
+    def value(self) -> Any:
+        """The raw ``value`` field (:attr:`text_value` / :attr:`numeric_value` interpret it)."""
+        return self._record.get("value")
+
+    # -- predicates --------------------------------------------------------------------
+    @property
     def is_segmentation(self) -> bool:
         """True for ``segmentation`` annotations."""
         return self.annotation_type == "segmentation"
+
+    @property
+    def is_label(self) -> bool:
+        """True for ``label`` annotations."""
+        return self.annotation_type == "label"
+
+    @property
+    def is_category(self) -> bool:
+        """True for ``category`` annotations."""
+        return self.annotation_type == "category"
+
+    @property
+    def is_box(self) -> bool:
+        """True for ``square`` (bounding box) annotations."""
+        return self.annotation_type == "square"
+
+    @property
+    def is_frame_scoped(self) -> bool:
+        """True when the annotation belongs to one frame/slice (``scope == 'frame'``)."""
+        return self.scope == "frame"
+
+    @property
+    def is_image_scoped(self) -> bool:
+        """True when the annotation covers the whole resource (``scope == 'image'``)."""
+        return self.scope == "image"
+
+    @property
+    def is_deleted(self) -> bool:
+        """True when the server marked it deleted (``deleted_at`` set)."""
+        return self.deleted_at is not None
+
+    @property
+    def is_model_made(self) -> bool:
+        """True for annotations made by a model (``created_by_model`` or a model source)."""
+        return bool(self.created_by_model) or self.source in ("model_pipeline", "model_deploy")
+
+    # -- conversions -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Annotation:
+        """Build from a server record (either wire spelling of renamed fields)."""
+        return cls(record)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record with the canonical wire names (``identifier``, ``type``,
+        ``created_by``, ``frame_index``, ``scope``) filled in; unknown keys kept."""
+        out = dict(self._record)
+        out.update(
+            identifier=self.identifier,
+            type=self.annotation_type,
+            created_by=self.created_by,
+            frame_index=self.frame_index,
+            scope=self.scope,
+        )
+        for alias in ("name", "added_by", "index", "annotation_type"):
+            out.pop(alias, None)
+        return out
+
+    def get_created_datetime(self) -> datetime | None:
+        """``created_at`` as an aware :class:`datetime.datetime` (UTC when the string says ``Z``).
+
+        Raises:
+            ValueError: If ``created_at`` is not ISO-8601.
+        """
+        stamp = self.created_at
+        if stamp is None:
+            return None
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
     def __repr__(self) -> str:
         return (
