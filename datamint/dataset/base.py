@@ -8,23 +8,21 @@ and the :class:`~datamint.dataset.annotation_processor.AnnotationProcessor`.
 
 from __future__ import annotations
 
-import copy
-import fnmatch
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
 from datamint.dataset.annotation_processor import AnnotationProcessor, Region, TargetOptions
 from datamint.dataset.augment import TransformRunner
-from datamint.dataset.collate import make_collate_fn
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
-from datamint.dataset.prefetch import FileJob, PrefetchReport, prefetch_files
+from datamint.dataset.loading_mixin import LoadingMixin
 from datamint.dataset.preparation import PrepareOptions, Prepared, prepare
+from datamint.dataset.selection import SelectionMixin
 from datamint.entities import Annotation, Project, Resource
 from datamint.exceptions import DatamintDatasetException, ValidationError
 from datamint.targets.merge import MergeStrategy
@@ -32,7 +30,7 @@ from datamint.targets.merge import MergeStrategy
 __all__ = ["DatamintBaseDataset", "DatamintDatasetException"]
 
 
-class DatamintBaseDataset(Dataset):
+class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
     """A PyTorch dataset over a Datamint project's resources and annotations.
 
     Arguments are those of contract §6.1, in that order, plus ``cache_dir``.
@@ -307,187 +305,6 @@ class DatamintBaseDataset(Dataset):
         item["image_labels"] = processor.image_labels(annotations)
         item["image_categories"] = processor.image_categories(annotations)
         return item
-
-    # -- derived datasets -------------------------------------------------------------
-    def _derive(self, prepared: Prepared) -> DatamintBaseDataset:
-        """A shallow copy of this dataset holding ``prepared`` (settings are shared)."""
-        new = copy.copy(self)
-        new._prepared = prepared
-        return new
-
-    def subset(self, indices: Sequence[int]) -> DatamintBaseDataset:
-        """A dataset of the resources at ``indices`` (positions in :attr:`resources`).
-
-        Raises:
-            IndexError: If an index is out of range.
-        """
-        n = len(self.prepared.resources)
-        for i in indices:
-            if not 0 <= int(i) < n:
-                raise IndexError(f"subset index {i} is out of range for {n} resources")
-        return self._derive(self.prepared.select([int(i) for i in indices]))
-
-    def filter(
-        self,
-        *,
-        tags: Sequence[str] | None = None,
-        filename_pattern: str | None = None,
-        has_annotations: bool | None = None,
-        annotation_names: Sequence[str] | None = None,
-        custom_fn: Callable[[Resource, list[Annotation]], bool] | None = None,
-    ) -> DatamintBaseDataset:
-        """A dataset of the resources that meet every given criterion (chainable).
-
-        Args:
-            tags: Keep resources with any of these tags.
-            filename_pattern: ``fnmatch`` pattern on the filename.
-            has_annotations: Keep resources with (True) or without (False) annotations.
-            annotation_names: Keep resources with an annotation of any of these identifiers.
-            custom_fn: ``(resource, annotations) -> bool``.
-
-        Raises:
-            ValidationError: If no criterion is given.
-        """
-        if all(c is None for c in (tags, filename_pattern, has_annotations, annotation_names, custom_fn)):
-            raise ValidationError("filter() needs at least one criterion")
-        keep = []
-        for i, (res, anns) in enumerate(self.items()):
-            if tags is not None and not set(tags) & set(res.tags):
-                continue
-            if filename_pattern is not None and not fnmatch.fnmatch(res.filename, filename_pattern):
-                continue
-            if has_annotations is not None and bool(anns) != has_annotations:
-                continue
-            if annotation_names is not None and not {a.identifier for a in anns} & set(annotation_names):
-                continue
-            if custom_fn is not None and not custom_fn(res, anns):
-                continue
-            keep.append(i)
-        return self._derive(self.prepared.select(keep))
-
-    def items(self) -> Iterator[tuple[Resource, list[Annotation]]]:
-        """Yield ``(resource, annotations)`` pairs."""
-        for res, anns in zip(self.prepared.resources, self.prepared.annotations, strict=True):
-            yield res, list(anns)
-
-    def __add__(self, other: Dataset) -> ConcatDataset:
-        return ConcatDataset([self, other])
-
-    def group_by_patient(self, strategy: str = "individual") -> dict[str | None, DatamintBaseDataset]:
-        """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split)."""
-        from datamint.splits.local import NONE_PATIENT_STRATEGIES
-
-        if strategy not in NONE_PATIENT_STRATEGIES:
-            raise ValidationError(f"strategy={strategy!r} is not one of {NONE_PATIENT_STRATEGIES}")
-        groups: dict[Any, list[int]] = {}
-        for i, res in enumerate(self.prepared.resources):
-            pid = res.patient_id
-            if pid is None:
-                if strategy == "error":
-                    raise ValidationError(f"resource {res.id} ({res.filename}) has no patient id")
-                if strategy == "skip":
-                    continue
-                pid = None if strategy == "group" else f"__resource__{res.id}"
-            groups.setdefault(pid, []).append(i)
-        return {pid: self.subset(idx) for pid, idx in groups.items()}
-
-    def split(self, **kwargs: Any) -> Any:
-        """Split the resources into named datasets (a ``SplitResult``).
-
-        ``split(*, seed=None, use_project_splits=None, as_of_timestamp=None,
-        by_patient=False, none_patient_id_strategy='individual', stratify_by=None,
-        **ratios)``; see :func:`datamint.dataset.splitting.split_dataset` for the modes,
-        counting and errors (``SplitError``, a ValueError).
-        """
-        from datamint.dataset.splitting import split_dataset
-
-        return split_dataset(self, **kwargs)
-
-    def kfold(self, k: int, **kwargs: Any) -> Iterator[tuple[DatamintBaseDataset, DatamintBaseDataset]]:
-        """Yield ``(train, val)`` for each of ``k`` folds whose val parts partition the resources.
-
-        ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
-        stratify_by=None)``; see :func:`datamint.dataset.splitting.kfold_dataset`.
-        """
-        from datamint.dataset.splitting import kfold_dataset
-
-        return kfold_dataset(self, k, **kwargs)
-
-    def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
-        """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]", use_project_splits=True)``.
-
-        Raises:
-            SplitError: As :meth:`split` and :meth:`SplitResult.select`.
-        """
-        return self.split(**split_kwargs).select(spec)
-
-    # -- prefetch and loading ---------------------------------------------------------
-    def prefetch(self, *, include_annotations: bool = False, max_workers: int = 4, progress: bool = True) -> PrefetchReport:
-        """Download every resource file (and segmentation file) into the disk cache.
-
-        Cache hits are skipped; a tqdm bar shows when something is missing. Nothing is
-        decoded or sliced.
-
-        Args:
-            include_annotations: Also fetch every distinct segmentation file.
-            max_workers: Concurrent downloads.
-            progress: Show a progress bar.
-
-        Returns:
-            A :class:`PrefetchReport`.
-
-        Raises:
-            DownloadError: After all downloads ran, if any failed (all failures listed).
-        """
-        self.loader  # builds the file cache
-        files, api = self._file_cache, self.api
-        jobs = [
-            FileJob(
-                f"resource {r.id} ({r.filename})",
-                lambda r=r: files.has_resource_file(r.record),
-                lambda r=r: files.resource_file(api, r.record),
-            )
-            for r in self.prepared.resources
-        ]
-        if include_annotations:
-            seen = set()
-            for anns in self.prepared.annotations:
-                for a in anns:
-                    if a.is_segmentation and a.id not in seen:
-                        seen.add(a.id)
-                        jobs.append(
-                            FileJob(
-                                f"annotation {a.id} of resource {a.resource_id}",
-                                lambda a=a: files.has_segmentation_file(a.record),
-                                lambda a=a: files.segmentation_file(api, a.record),
-                            )
-                        )
-        return prefetch_files(jobs, max_workers=max_workers, progress=progress)
-
-    def get_collate_fn(self, on_mismatch: str = "raise") -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
-        """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).
-
-        Args:
-            on_mismatch: ``'raise'`` (default), ``'pad'`` or ``'list'`` for items whose
-                arrays differ in shape: an explicit choice, never a silent fallback.
-        """
-        return make_collate_fn(on_mismatch)
-
-    def get_dataloader(self, *args: Any, on_mismatch: str = "raise", **kwargs: Any) -> DataLoader:
-        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
-        kwargs.setdefault("collate_fn", self.get_collate_fn(on_mismatch))
-        return DataLoader(self, *args, **kwargs)
-
-    def get_resource(self, index: int) -> Resource:
-        """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
-        return self.prepared.resources[self._resource_position(index % n)]
-
-    def _resource_position(self, index: int) -> int:
-        """Position in :attr:`resources` of item ``index`` (one item per resource here)."""
-        return index
 
     # -- pickling (spawned DataLoader workers) -----------------------------------------
     def __getstate__(self) -> dict[str, Any]:
