@@ -84,6 +84,12 @@ def write_phantom_project(root: Path) -> dict[str, np.ndarray]:
         _annotation(root, res_x["id"], "abnormal", "label", RATERS[0]),
         _annotation(root, res_x["id"], "abnormal", "label", RATERS[1]),
         _annotation(root, res_x["id"], "side", "category", RATERS[1], value="right"),
+        {**_annotation(root, res_x["id"], "nodule", "square", RATERS[0]),
+         "geometry": {"points": [[2, 3, 0], [10, 9, 0]]}},
+        {**_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
+         "geometry": {"points": [[4, 4, 0], [4, 12, 0]]}},  # degenerate: x2 == x1, skipped
+        {**_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
+         "geometry": {"points": [[0, 0, 0], [5, 6, 0]]}},
     ]
     manifest = {
         "format": "datamint-project-manifest",
@@ -162,3 +168,25 @@ def test_split_by_patient(phantom):
     parts = ds.split(train=0.5, val=0.5, seed=1, by_patient=True)
     assert sorted(len(p) for p in parts.values()) == [1, 1]
     assert parts["train"].split_source == "local_by_patient"
+
+
+def test_boxes_and_detection_collate(phantom):
+    from datamint.dataset import detection_collate_fn
+
+    ds = ImageDataset(project="phantom", return_boxes=True, **_kwargs(phantom))
+    assert ds.schema.box_classes == ("marker", "nodule")
+    item = ds[0]
+    assert item["boxes"].dtype == torch.float32 and item["boxes"].tolist() == [[2, 3, 10, 9], [0, 0, 5, 6]]
+    assert item["box_labels"].dtype == torch.int64 and item["box_labels"].tolist() == [1, 0]
+    batch = detection_collate_fn([item, item])
+    assert batch["image"].shape == (2, 1, 20, 24)
+    assert isinstance(batch["boxes"], list) and len(batch["boxes"]) == 2
+
+
+def test_boxes_follow_a_2d_transform(phantom):
+    import albumentations as alb
+
+    flip = alb.Compose([alb.HorizontalFlip(p=1.0)], bbox_params=alb.BboxParams(format="pascal_voc", label_fields=["labels"]))
+    item = ImageDataset(project="phantom", return_boxes=True, alb_transform=flip, **_kwargs(phantom))[0]
+    assert torch.allclose(item["boxes"], torch.tensor([[14.0, 3, 22, 9], [19, 0, 24, 6]]), atol=1e-4)  # x -> 24 - x
+    assert item["box_labels"].tolist() == [1, 0]
