@@ -8,14 +8,16 @@ labels, categories and boxes. Mask math lives in :mod:`datamint.targets`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.processor_methods import ProcessorMethods
+from datamint.dataset.regions import Region
 from datamint.entities import Annotation
 from datamint.exceptions import AnnotationError
 from datamint.targets.encode import boxes_from_points, instances_to_semantic, multi_hot
@@ -29,33 +31,6 @@ from datamint.targets.merge import (
 
 __all__ = ["AnnotationProcessor", "Region"]
 
-AXIS_NAMES = ("axial", "coronal", "sagittal")
-
-
-@dataclass(frozen=True)
-class Region:
-    """Which part of a ``(D, H, W)`` resource an item shows.
-
-    Attributes:
-        axis: None for the whole volume; 0 (axial, depth), 1 (coronal, height) or 2
-            (sagittal, width) for one slice.
-        index: The slice index along ``axis``.
-    """
-
-    axis: int | None = None
-    index: int = 0
-
-    def spatial_shape(self, dhw: Sequence[int]) -> tuple[int, ...]:
-        """The item's spatial shape for a resource of shape ``dhw``."""
-        if self.axis is None:
-            return tuple(dhw)
-        return tuple(n for i, n in enumerate(dhw) if i != self.axis)
-
-    def take(self, array: np.ndarray) -> np.ndarray:
-        """Cut this region from an array whose last three axes are ``(D, H, W)``."""
-        if self.axis is None:
-            return np.asarray(array)
-        return np.take(array, self.index, axis=array.ndim - 3 + self.axis)
 
 
 MaskSource = Callable[[Annotation], np.ndarray]  # annotation -> uint8 (N, H, W)
@@ -77,7 +52,7 @@ def _describe(ann: Annotation) -> str:
     return f"annotation {ann.id} ({ann.identifier!r} by {ann.author}) on resource {ann.resource_id}"
 
 
-class AnnotationProcessor:
+class AnnotationProcessor(ProcessorMethods):
     """Builds the target keys of one item, and exposes each step on its own.
 
     The item path uses :meth:`instances` (each author's masks inside a region) and
@@ -278,207 +253,3 @@ class AnnotationProcessor:
             labels.append(classes.index(ann.identifier))
         boxes, box_labels = boxes_from_points(points, labels)
         return {"boxes": boxes, "box_labels": box_labels}
-
-    # -- the existing client's public methods ------------------------------------------
-    @staticmethod
-    def get_author(ann: Annotation) -> str:
-        """``created_by``, falling back to ``created_by_model``, then ``"unknown"`` (§7.1)."""
-        return ann.author
-
-    def resolve_seg_code(self, identifier: str) -> int:
-        """1-based code of a segmentation class.
-
-        Raises:
-            AnnotationError: If ``identifier`` is not a class of the schema.
-        """
-        code = self.schema.segmentation_code(identifier)
-        if code is None:
-            raise AnnotationError(
-                f"{identifier!r} is not a segmentation class; the classes are "
-                f"{list(self.schema.segmentation_classes)}"
-            )
-        return code
-
-    @staticmethod
-    def filter_annotations(
-        annotations: Sequence[Annotation], type: str = "all", scope: str = "all"  # noqa: A002
-    ) -> list[Annotation]:
-        """Annotations of one ``type`` (``label``, ``category``, ``segmentation`` or ``all``)
-        and ``scope`` (``image``, ``frame`` or ``all``).
-
-        Raises:
-            ValueError: For another type or scope.
-        """
-        if type not in ("label", "category", "segmentation", "square", "all"):
-            raise ValueError(f"type={type!r} is not one of label, category, segmentation, square, all")
-        if scope not in ("image", "frame", "all"):
-            raise ValueError(f"scope={scope!r} is not one of image, frame, all")
-        return [
-            a for a in annotations
-            if (type == "all" or a.annotation_type == type) and (scope == "all" or a.scope == scope)
-        ]
-
-    @staticmethod
-    def group_annotations(
-        annotations: Iterable[Annotation], by_author: bool = False, by_identifier: bool = False
-    ) -> dict[tuple[str, ...], list[Annotation]]:
-        """Group annotations by ``(author,)``, ``(identifier,)`` or ``(author, identifier)``.
-
-        Raises:
-            ValueError: If neither criterion is set.
-        """
-        if not (by_author or by_identifier):
-            raise ValueError("group_annotations needs by_author and/or by_identifier")
-        groups: dict[tuple[str, ...], list[Annotation]] = {}
-        for ann in annotations:
-            key = ((ann.author,) if by_author else ()) + ((ann.identifier,) if by_identifier else ())
-            groups.setdefault(key, []).append(ann)
-        return groups
-
-    def load_segmentation_data(self, ann: Annotation) -> np.ndarray:
-        """The annotation's file as a binary uint8 ``(N, H, W)`` mask (N = 1 for a frame).
-
-        Raises:
-            AnnotationError: If ``ann`` is not a segmentation or no mask loader was given.
-        """
-        if not ann.is_segmentation:
-            raise AnnotationError(f"{_describe(ann)} is a {ann.annotation_type!r}, not a segmentation")
-        if self.mask_loader is None:
-            raise AnnotationError("this AnnotationProcessor has no mask_loader; build it from a dataset")
-        return np.asarray(self.mask_loader(ann), dtype=np.uint8)
-
-    def collate_frame_segmentations(
-        self, fr_anns: Sequence[Annotation], depth: int
-    ) -> tuple[np.ndarray | None, int]:
-        """Frame masks of one ``(author, identifier)`` group in a zero ``(depth, H, W)`` volume.
-
-        Masks on the same frame are OR-ed (one rule everywhere, contract §14).
-
-        Returns:
-            ``(uint8 (depth, H, W) or None when the group is empty, code)``.
-
-        Raises:
-            AnnotationError: On mixed identifiers, a bad shape or a frame out of range.
-        """
-        if not fr_anns:
-            return None, -1
-        codes = {self.resolve_seg_code(a.identifier) for a in fr_anns}
-        if len(codes) > 1:
-            raise AnnotationError(f"frame annotations of one group have different codes {sorted(codes)}")
-        _, height, width = self.load_segmentation_data(fr_anns[0]).shape
-        volume = self._frame_group(fr_anns, (depth, height, width), Region(), self.load_segmentation_data)
-        return volume, codes.pop()
-
-    def load_image_segmentations(
-        self, annotations: Iterable[Annotation]
-    ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]], dict[str, list[Annotation]]]:
-        """Image-scoped segmentations per author: ``(masks (N, H, W), codes, annotations)``."""
-        segs: dict[str, list[np.ndarray]] = {}
-        codes: dict[str, list[int]] = {}
-        anns: dict[str, list[Annotation]] = {}
-        for ann in self.filter_annotations(list(annotations), "segmentation", "image"):
-            segs.setdefault(ann.author, []).append(self.load_segmentation_data(ann))
-            codes.setdefault(ann.author, []).append(self.resolve_seg_code(ann.identifier))
-            anns.setdefault(ann.author, []).append(ann)
-        return segs, codes, anns
-
-    def load_frame_segmentations(
-        self, annotations: Iterable[Annotation], depth: int
-    ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]], dict[str, list[list[Annotation]]]]:
-        """Frame-scoped segmentations per author, one ``(depth, H, W)`` instance per identifier."""
-        segs: dict[str, list[np.ndarray]] = {}
-        codes: dict[str, list[int]] = {}
-        anns: dict[str, list[list[Annotation]]] = {}
-        frame_anns = self.filter_annotations(list(annotations), "segmentation", "frame")
-        for (author, _), group in self.group_annotations(frame_anns, by_author=True, by_identifier=True).items():
-            volume, code = self.collate_frame_segmentations(group, depth)
-            if volume is not None:
-                segs.setdefault(author, []).append(volume)
-                codes.setdefault(author, []).append(code)
-                anns.setdefault(author, []).append(group)
-        return segs, codes, anns
-
-    def load_segmentations(
-        self, annotations: Iterable[Annotation], depth: int
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[Any]]]:
-        """Every segmentation per author, frame groups first (contract §7.3).
-
-        Returns:
-            ``(author -> uint8 (N, depth, H, W), author -> int32 (N,), author -> annotations)``.
-        """
-        annotations = list(annotations)
-        fsegs, fcodes, fanns = self.load_frame_segmentations(annotations, depth)
-        isegs, icodes, ianns = self.load_image_segmentations(annotations)
-        masks: dict[str, np.ndarray] = {}
-        labels: dict[str, np.ndarray] = {}
-        metas: dict[str, list[Any]] = {}
-        for author in dict.fromkeys([*fsegs, *isegs]):
-            masks[author] = np.stack(fsegs.get(author, []) + isegs.get(author, []))
-            labels[author] = np.asarray(fcodes.get(author, []) + icodes.get(author, []), dtype=np.int32)
-            metas[author] = fanns.get(author, []) + ianns.get(author, [])
-        return masks, labels, metas
-
-    def instance_to_semantic_segmentation(
-        self, segmentations: np.ndarray | torch.Tensor, seg_labels: Any, num_labels: int | None = None
-    ) -> np.ndarray | torch.Tensor:
-        """Instances ``(N, *spatial)`` and codes ``(N,)`` -> one-hot ``(L+1, *spatial)`` float32.
-
-        Returns the input's type (ndarray or tensor).
-        """
-        n = len(self.schema.segmentation_classes) if num_labels is None else num_labels
-        as_tensor = isinstance(segmentations, torch.Tensor)
-        out = instances_to_semantic(
-            np.asarray(segmentations.cpu() if as_tensor else segmentations, dtype=np.uint8),
-            np.asarray(seg_labels.cpu() if isinstance(seg_labels, torch.Tensor) else seg_labels),
-            n,
-        )
-        return torch.from_numpy(out) if as_tensor else out
-
-    def apply_merge_strategy(
-        self, segmentations: Mapping[str, Any], strategy: str, output_shape: Sequence[int] | None = None
-    ) -> np.ndarray | torch.Tensor:
-        """Merge per-author semantic masks ``(L+1, *spatial)`` with ``union``/``intersection``/``mode`` (§8.1).
-
-        Args:
-            segmentations: author -> ndarray or tensor.
-            strategy: The rule.
-            output_shape: ``(L+1, *spatial)`` for the all-background result when empty.
-
-        Returns:
-            float32, the inputs' type (a tensor when empty).
-
-        Raises:
-            ValueError: If empty and ``output_shape`` is None, or the strategy is unknown.
-        """
-        rule = MergeStrategy.parse(strategy, argument="strategy")
-        assert rule is not None
-        if not segmentations:
-            if output_shape is None:
-                raise ValueError("output_shape is needed when no author has a segmentation")
-            return empty_semantic(output_shape[0] - 1, output_shape[1:])
-        first = next(iter(segmentations.values()))
-        arrays = {a: np.asarray(m.cpu() if isinstance(m, torch.Tensor) else m) for a, m in segmentations.items()}
-        merged = merge_semantic(arrays, rule, first.shape[0] - 1)
-        return merged if isinstance(first, torch.Tensor) else merged.numpy()
-
-    def convert_image_labels(self, annotations: Sequence[Annotation]) -> dict[str, torch.Tensor]:
-        """Per user, the int32 multi-hot of image-scoped labels (keys: ``created_by`` or ``"unknown"``)."""
-        unmerged = AnnotationProcessor(self.schema, replace(self.options, image_labels_merge=None))
-        return unmerged.image_labels(annotations)
-
-    def convert_image_categories(self, annotations: Sequence[Annotation]) -> dict[str, torch.Tensor]:
-        """Per user, the int64 scalar index of their first image-scoped category."""
-        unmerged = AnnotationProcessor(self.schema, replace(self.options, image_categories_merge=None))
-        return unmerged.image_categories(annotations)
-
-    def merge_image_labels(self, labels: Mapping[str, torch.Tensor], strategy: str) -> torch.Tensor:
-        """Merge per-user multi-hot labels (§8.2); int32 ``(n_labels,)``."""
-        rule = MergeStrategy.parse(strategy, argument="strategy")
-        assert rule is not None
-        return merge_image_labels(labels, rule, len(self.schema.image_labels))
-
-    def merge_image_categories(self, categories: Mapping[str, Any], strategy: str) -> torch.Tensor:
-        """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else int32 multi-hot."""
-        rule = MergeStrategy.parse(strategy, argument="strategy")
-        assert rule is not None
-        return merge_categories({u: int(v) for u, v in categories.items()}, rule, len(self.schema.categories))

@@ -16,12 +16,13 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
-from datamint.dataset.annotation_processor import AnnotationProcessor, Region, TargetOptions
+from datamint.dataset.annotation_processor import AnnotationProcessor, TargetOptions
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.loading_mixin import LoadingMixin
-from datamint.dataset.preparation import PrepareOptions, Prepared, prepare
+from datamint.dataset.preparation import Prepared, PrepareOptions, prepare
+from datamint.dataset.regions import Region
 from datamint.dataset.selection import SelectionMixin
 from datamint.entities import Annotation, Project, Resource
 from datamint.exceptions import DatamintDatasetException, ValidationError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from datamint.dataset.annotation_processor import Region
 from datamint.dataset.collate import detection_collate_fn
+from datamint.dataset.regions import Region
 from datamint.dataset.volume_dataset import VolumeDataset
 from datamint.entities import Resource
 from datamint.exceptions import InvalidResourceError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from datamint.dataset.annotation_processor import Region
 from datamint.dataset.base import DatamintBaseDataset
+from datamint.dataset.regions import Region
 
 __all__ = ["MultiFrameDataset"]
 

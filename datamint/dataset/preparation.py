@@ -13,7 +13,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from datamint.dataset.annotation_filter import AnnotationFilter, trusted
-from datamint.dataset.label_schema import LabelSchema, schema_from_annotations, schema_from_worklists
+from datamint.dataset.label_schema import (
+    LabelSchema,
+    schema_from_annotations,
+    schema_from_worklists,
+)
 from datamint.entities import Annotation, Project, Resource
 from datamint.exceptions import DatamintDatasetException
 

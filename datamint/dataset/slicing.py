@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from datamint.dataset.annotation_processor import AXIS_NAMES, Region
 from datamint.dataset.base import DatamintBaseDataset
+from datamint.dataset.regions import AXIS_NAMES, Region
 from datamint.entities import Resource
 from datamint.exceptions import InvalidResourceError
 from datamint.readers import FileHint, read_header

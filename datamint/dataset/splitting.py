@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 from datamint.dataset.annotation_processor import AnnotationProcessor, TargetOptions
 from datamint.exceptions import DatamintWarning, SplitError
-from datamint.splits import SplitResult, local_split, patient_split, project_assignments, utc_now_iso
+from datamint.splits import (
+    SplitResult,
+    local_split,
+    patient_split,
+    project_assignments,
+    utc_now_iso,
+)
 from datamint.splits.kfold import kfold_indices
 from datamint.targets.merge import MergeStrategy
 
