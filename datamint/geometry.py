@@ -21,6 +21,10 @@ Derived, never stored twice
     spacing is ``None``, never a sentinel). How much of the affine is physical is the
     field ``calibration``; a reader never claims mm it does not have.
 
+Slices
+    :meth:`Geometry.slice` gives the geometry of one 2-D slice ``(h, w)``, ``(n, w)``
+    or ``(n, h)`` as a 2-D image's. The page ``docs/geometry.md`` tells the whole story.
+
 Example:
     >>> g = Geometry(np.diag([5.0, 0.7, 0.7, 1.0]))
     >>> g.spacing_mm
@@ -302,6 +306,59 @@ class Geometry:
         return Geometry(
             lps_to_ras(self.affine), space, self.frame_interval_s, self.n_axis, self.calibration
         )
+
+    def slice(self, axis: int, index: int) -> Geometry | None:
+        """Geometry of one 2-D slice of the ``(C, N, H, W)`` array, as a 2-D image's.
+
+        ``axis`` 0 takes ``array[:, index]`` (rows h, columns w), 1 ``array[:, :, index]``
+        (rows n, columns w), 2 ``array[:, :, :, index]`` (rows n, columns h). The result
+        has ``n_axis`` SINGLE and no frame interval; its affine maps the slice's ``(0,
+        row, column)`` to the mm the parent maps the voxel to, with column 0 the unit
+        normal ``column axis x row axis`` (DICOM's row cosine x column cosine). So
+        ``spacing_mm[1:]`` is the 2-D spacing ``(row, column)`` in mm and ``origin_mm``
+        the position of pixel ``(0, 0)``. ``Calibration.SPACING`` keeps its placeholders
+        (diagonal affine, origin 0); ``PIXEL`` stays the identity.
+
+        Args:
+            axis: 0, 1 or 2, the axis of ``(n, h, w)`` that is fixed.
+            index: Position along that axis, ``>= 0`` (0 for a SINGLE geometry).
+
+        Returns:
+            The slice geometry; ``None`` for axis 1 or 2 when ``n_axis`` is not SPACE
+            (the slice's rows would be frames in time, which no mm affine describes).
+
+        Raises:
+            ValueError: If ``axis`` is not 0, 1 or 2, ``index`` is negative, or a SINGLE
+                geometry is sliced at ``index > 0``.
+
+        Example:
+            >>> g = Geometry(np.diag([5.0, 0.7, 0.6, 1.0])).slice(0, 3)
+            >>> g.spacing_mm, g.origin_mm
+            ((None, 0.7, 0.6), (15.0, 0.0, 0.0))
+        """
+        if axis not in (0, 1, 2) or isinstance(axis, bool):
+            raise ValueError(f"slice axis must be 0, 1 or 2 of (n, h, w), got {axis!r}")
+        if index < 0 or (self.n_axis is NAxis.SINGLE and axis == 0 and index > 0):
+            raise ValueError(f"slice index {index} is out of range for {self!r}")
+        if axis > 0 and self.n_axis is not NAxis.SPACE:
+            return None
+        rows, cols = {0: (1, 2), 1: (0, 2), 2: (0, 1)}[axis]
+        if self.calibration is Calibration.PIXEL:
+            return Geometry(np.eye(4), self.space, None, NAxis.SINGLE, self.calibration)
+        linear = self.affine[:3, :3]
+        if self.calibration is Calibration.SPACING:
+            norms = np.linalg.norm(linear, axis=0)
+            diagonal = np.diag([1.0, norms[rows], norms[cols], 1.0])
+            return Geometry(diagonal, self.space, None, NAxis.SINGLE, self.calibration)
+        voxel = np.zeros(4)
+        voxel[3] = 1.0
+        voxel[axis] = index if self.n_axis is NAxis.SPACE else 0  # frames share one plane
+        normal = np.cross(linear[:, cols], linear[:, rows])
+        affine = np.eye(4)
+        affine[:3, 0] = normal / np.linalg.norm(normal)
+        affine[:3, 1], affine[:3, 2] = linear[:, rows], linear[:, cols]
+        affine[:, 3] = self.affine @ voxel
+        return Geometry(affine, self.space, None, NAxis.SINGLE, self.calibration)
 
     def is_close(self, other: Geometry, atol_mm: float = 1e-3) -> bool:
         """Whether ``other`` describes the same grid, within ``atol_mm`` per entry.

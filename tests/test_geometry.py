@@ -115,3 +115,75 @@ def test_immutable_comparable_picklable_serialisable() -> None:
 def test_invalid_geometry(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Geometry(**kwargs)
+
+
+# An oblique, sheared (gantry-tilt) affine: n, h, w map to different mm directions.
+OBLIQUE = np.array(
+    [
+        [0.1, 0.0, 0.68, -20.0],
+        [0.3, 0.69, -0.05, 14.0],
+        [2.4, -0.04, 0.0, -300.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_slice_maps_every_pixel_where_the_volume_maps_the_voxel(axis: int) -> None:
+    volume = Geometry(OBLIQUE)
+    index = 7
+    plane = volume.slice(axis, index)
+    assert plane.n_axis is NAxis.SINGLE and plane.calibration is Calibration.PATIENT
+    rows, cols = {0: (1, 2), 1: (0, 2), 2: (0, 1)}[axis]
+    rng = np.random.default_rng(axis)
+    for r, c in rng.integers(0, 50, size=(5, 2)):
+        voxel = np.zeros(4)
+        voxel[[axis, rows, cols, 3]] = [index, r, c, 1]
+        np.testing.assert_allclose(plane.affine @ [0, r, c, 1], volume.affine @ voxel, atol=1e-9)
+    spacing = np.linalg.norm(OBLIQUE[:3, :3], axis=0)
+    assert plane.spacing_mm == pytest.approx((None, spacing[rows], spacing[cols]))
+    voxel = np.zeros(4)
+    voxel[[axis, 3]] = [index, 1]
+    assert plane.origin_mm == pytest.approx(tuple((volume.affine @ voxel)[:3]))
+    normal = np.cross(OBLIQUE[:3, cols], OBLIQUE[:3, rows])
+    np.testing.assert_allclose(plane.affine[:3, 0], normal / np.linalg.norm(normal))
+
+
+def test_slice_of_lps_stays_lps_and_agrees_with_ras() -> None:
+    ras = Geometry(lps_to_ras(SERIES_LPS))
+    assert ras.to_space("LPS").slice(0, 4).is_close(ras.slice(0, 4))
+    assert ras.slice(0, 4).origin_mm == pytest.approx((-15.7051, 135.7871, -290.0))
+
+
+def test_slice_of_frames_keeps_the_plane_and_drops_time() -> None:
+    cine = Geometry(
+        lps_to_ras(affine_from_plane([1, 2, 3], [1, 0, 0], [0, 1, 0], [0.5, 0.4])),
+        frame_interval_s=0.04,
+        n_axis=NAxis.TIME,
+    )
+    frame = cine.slice(0, 12)
+    assert frame.origin_mm == cine.origin_mm  # frames share one plane
+    assert frame.frame_interval_s is None and frame.spacing_mm == (None, 0.5, 0.4)
+    assert cine.slice(1, 3) is None and cine.slice(2, 3) is None  # rows would be time
+
+
+def test_slice_without_patient_calibration() -> None:
+    spacing_only = Geometry(np.diag([3.0, 0.5, 0.4, 1.0]), calibration=Calibration.SPACING)
+    sagittal = spacing_only.slice(2, 9)
+    assert sagittal.spacing_mm == (None, 3.0, 0.5) and sagittal.origin_mm is None
+    video = Geometry(np.eye(4), frame_interval_s=0.1, n_axis="time", calibration="pixel")
+    frame = video.slice(0, 5)
+    assert frame.calibration is Calibration.PIXEL and frame.spacing_mm is None
+
+
+@pytest.mark.parametrize(
+    ("geometry", "axis", "index", "message"),
+    [
+        (Geometry(np.eye(4)), 3, 0, "axis"),
+        (Geometry(np.eye(4)), 0, -1, "out of range"),
+        (Geometry(np.eye(4), n_axis=NAxis.SINGLE), 0, 1, "out of range"),
+    ],
+)
+def test_invalid_slice(geometry: Geometry, axis: int, index: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        geometry.slice(axis, index)

@@ -4,7 +4,13 @@ One module per format: :mod:`~datamint.readers.dicom` (single- and multi-frame),
 :mod:`~datamint.readers.dicom_series` (ZIP or folder), :mod:`~datamint.readers.nifti`,
 :mod:`~datamint.readers.video`, :mod:`~datamint.readers.image`. :func:`read_file` picks
 the reader from the file's bytes, then from a :class:`FileHint`
-(:mod:`~datamint.readers.registry`).
+(:mod:`~datamint.readers.registry`). :func:`read_header` gives shape, dtype and geometry
+without decoding pixels.
+
+Values: DICOM monochrome data come out in modality units, the Modality LUT applied (CT
+in Hounsfield units, int16 when 12 bits are stored); colour as RGB; NIfTI as float64;
+PNG/JPEG/video as decoded. Geometry follows :mod:`datamint.geometry` (RAS, our
+``(n, h, w)`` index; see ``docs/geometry.md``).
 
 Example:
     >>> from datamint.readers import read_file, read_header

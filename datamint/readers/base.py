@@ -54,8 +54,11 @@ class HeaderInfo:
         shape: ``(C, N, H, W)`` of the array :meth:`Reader.read` would return.
         dtype: dtype of that array.
         geometry: As :attr:`ReadResult.geometry`.
-        rescale_slope: DICOM (0028,1053) Rescale Slope, when present; never applied.
-        rescale_intercept: DICOM (0028,1052) Rescale Intercept, when present; never applied.
+        rescale_slope: DICOM (0028,1053) Rescale Slope (top level, or the shared
+            (0028,9145) Pixel Value Transformation Sequence), when present; already
+            applied to the array by :meth:`Reader.read` (for a series: the first slice's,
+            each slice being rescaled with its own).
+        rescale_intercept: DICOM (0028,1052) Rescale Intercept, as ``rescale_slope``.
         metainfo: As :attr:`ReadResult.metainfo`, from the header alone (DICOM: the
             dataset read up to its pixel data; NIfTI: the same dict; others ``None``).
     """
@@ -73,8 +76,11 @@ class ReadResult:
     """A decoded file.
 
     Args:
-        array: ``(C, N, H, W)``, C-contiguous, in the decoder's dtype (uint8 for
-            PNG/JPEG/video, float64 for NIfTI, the stored dtype for DICOM).
+        array: ``(C, N, H, W)``, C-contiguous, native byte order, in the decoder's
+            dtype: uint8 for JPEG/video, uint8 or uint16 for PNG, float64 for NIfTI; for
+            DICOM monochrome the modality values (CT in Hounsfield units: int16, int32
+            or float32, see :mod:`~datamint.readers.dicom_modality`), for DICOM colour
+            uint8 (or uint16) RGB.
         geometry: Where the voxels are, or ``None`` when the file says nothing physical.
         metainfo: DICOM: the pydicom ``Dataset`` with PixelData removed (for a series,
             that of the first slice in our order). NIfTI: ``{'affine': (4, 4) file

@@ -1,13 +1,17 @@
 """One DICOM file, single- or multi-frame, to ``(C, N, H, W)``.
 
-Pixel rules (stored values, MONOCHROME1 inverted, palette and YBR to RGB) are in
-:mod:`datamint.readers.dicom_pixels`; geometry rules (enhanced functional groups,
-classic tags, fallbacks) in :mod:`datamint.readers.dicom_geometry`.
+Pixel rules (Modality LUT applied, so CT is in Hounsfield units; MONOCHROME1 inverted;
+palette and YBR to RGB) are in :mod:`datamint.readers.dicom_pixels` and
+:mod:`datamint.readers.dicom_modality`; geometry rules (enhanced functional groups,
+classic tags, frame interval, fallbacks) in :mod:`datamint.readers.dicom_geometry`.
+
+Versions: ``"1"`` returned stored values and 16-bit RGB for 8-bit palettes; ``"2"``
+applies the Modality LUT and returns uint8 RGB for 8-bit palettes.
 
 Example:
     >>> result = DicomReader().read("ct.dcm")          # doctest: +SKIP
-    >>> result.array.shape, result.metainfo.Modality   # doctest: +SKIP
-    ((1, 1, 512, 512), 'CT')
+    >>> result.array.shape, result.array.dtype, result.metainfo.Modality  # doctest: +SKIP
+    ((1, 1, 512, 512), dtype('int16'), 'CT')
 """
 
 from __future__ import annotations
@@ -34,7 +38,12 @@ def is_dicom(head: bytes) -> bool:
 
 
 def read_dataset(
-    source: Path | BinaryIO, path: Path, *, stop_before_pixels: bool, force: bool = False
+    source: Path | BinaryIO,
+    path: Path,
+    *,
+    stop_before_pixels: bool,
+    force: bool = False,
+    require_image: bool = True,
 ) -> Dataset:
     """``pydicom.dcmread`` with our errors.
 
@@ -43,6 +52,8 @@ def read_dataset(
         path: What to name in messages.
         stop_before_pixels: Skip the pixel data (header reads).
         force: Also accept a file without the 128-byte preamble and ``DICM`` prefix.
+        require_image: Raise when neither (0028,0010) Rows nor pixel data could be read;
+            ``False`` returns such a dataset (a DICOMDIR, a report) for the caller to judge.
 
     Raises:
         UnsupportedFormatError: If it is not a DICOM file (or, read with ``force``,
@@ -55,7 +66,7 @@ def read_dataset(
             ds = pydicom.dcmread(source, stop_before_pixels=stop_before_pixels, force=force)
         except InvalidDicomError as exc:
             raise UnsupportedFormatError(f"'{path}' is not a DICOM file: {exc}") from exc
-    if "Rows" not in ds and not any(k in ds for k in PIXEL_KEYWORDS):
+    if require_image and "Rows" not in ds and not any(k in ds for k in PIXEL_KEYWORDS):
         # pydicom returns an empty dataset for a file cut inside encapsulated pixel data.
         error = UnsupportedFormatError if force else InvalidResourceError
         raise error(
@@ -74,7 +85,7 @@ class DicomReader(Reader):
     """
 
     name = "dicom"
-    version = "1"
+    version = "2"
     kinds = ("dicom",)
     detects = "b'DICM' at byte 128, or a DICOM hint (.dcm/.dicom, application/dicom)"
 
@@ -88,6 +99,9 @@ class DicomReader(Reader):
 
     def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
         """Decode the file to ``(C, N, H, W)``: C = 1 or 3, N = (0028,0008) Number of Frames.
+
+        Monochrome values are modality values (Hounsfield units for CT), in the dtype of
+        :mod:`~datamint.readers.dicom_modality`; colour is uint8 or uint16 RGB.
 
         Args:
             path: The file (any name; a file without preamble is read with ``force``).
@@ -111,6 +125,9 @@ class DicomReader(Reader):
 
     def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
         """Shape, dtype, geometry, rescale and metainfo from the tags, without pixel data.
+
+        The file is parsed up to (7FE0,0010) Pixel Data (``stop_before_pixels``); the
+        dtype is the one :meth:`read` returns, Modality LUT and palette included.
 
         Raises:
             UnsupportedFormatError: If it is not DICOM.

@@ -1,239 +1,116 @@
 """A DICOM series (a ZIP archive of its files, or a folder) to one ``(C, N, H, W)`` volume.
 
 The server sends a series resource as a ZIP of its ``.dcm`` files under any names; a
-folder is read the same way. Members without ``DICM`` at byte 128 (READMEs, a
-DICOMDIR) are skipped.
+folder is read the same way. Members without ``DICM`` at byte 128 (READMEs) and a
+DICOMDIR ((0002,0002) Media Storage SOP Class UID 1.2.840.10008.1.3.10) are skipped.
 
-Order: slices are sorted by the projection of (0020,0032) Image Position (Patient) on
-the slice normal, the cross product of the row and column cosines of (0020,0037) Image
-Orientation (Patient), ascending (the method NiBabel documents for DICOM). File names,
-(0020,0013) Instance Number and archive order play no part. Slice k of the array is the
-k-th in that order.
+Which files, in which order and where: :mod:`datamint.readers.dicom_series_order`
+(one Series Instance UID, one grid and orientation, sorted along the slice normal,
+uniform spacing; errors name the SOP Instance UID).
 
-Contract checks, each an :class:`~datamint.exceptions.InvalidResourceError` naming the
-file's (0008,0018) SOP Instance UID: one (0020,000E) Series Instance UID; the same
-Rows, Columns, Samples per Pixel, Bits Allocated, Pixel Representation and Photometric
-Interpretation; orientations equal within 1e-4; single-frame instances; position,
-orientation and (0028,0030) Pixel Spacing present; no two slices at one position.
+Values: every slice goes through :func:`~datamint.readers.dicom_pixels.decode_pixels`
+with its own Modality LUT, so slices whose (0028,1052) Rescale Intercept differ are
+each in correct units. The volume's dtype is the smallest that holds every slice's
+(``numpy.result_type`` of the per-slice dtypes; int16 HU for the demo CT).
 
-Geometry: ``Calibration.PATIENT``, RAS; origin = position of the first slice in our
-order; n column = (last position - first position) / (N - 1), so a gantry tilt shows as
-a shear; unevenly spaced slices warn (DatamintWarning) and use that mean step. Rescale
-slope/intercept that differ between slices warn as well: the metainfo (first slice's
-dataset) then does not describe every slice.
+Header reads parse each member once, up to its pixel data (``stop_before_pixels``),
+straight from the ZIP stream: no pixel data is decompressed or decoded.
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import os
-import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from pydicom.dataset import Dataset
 
-from datamint.exceptions import DatamintWarning, InvalidResourceError
-from datamint.geometry import Calibration, Geometry, NAxis, affine_from_plane, lps_to_ras
-from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding, read_head
+from datamint.exceptions import InvalidResourceError
+from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding
 from datamint.readers.dicom import is_dicom, read_dataset
-from datamint.readers.dicom_geometry import floats
 from datamint.readers.dicom_pixels import decode_pixels, pixel_layout, rescale_of
+from datamint.readers.dicom_series_order import SeriesSlice, order_series, series_slice, text
 
 __all__ = ["DicomSeriesReader", "SeriesSlice"]
 
-_SAME_KEYWORDS = (
-    "Rows",
-    "Columns",
-    "SamplesPerPixel",
-    "BitsAllocated",
-    "PixelRepresentation",
-    "PhotometricInterpretation",
-)
+_DICOMDIR = "1.2.840.10008.1.3.10"
 
-
-@dataclass
-class SeriesSlice:
-    """One file of a series, read without pixel data.
-
-    Args:
-        member: Its name inside the archive or folder.
-        dataset: Its header (pixel data not read).
-        position_mm: (0020,0032) Image Position (Patient), LPS, float64 ``(3,)``.
-        along_mm: ``position_mm`` projected on the slice normal.
-    """
-
-    member: str
-    dataset: Dataset
-    position_mm: np.ndarray
-    along_mm: float
-
-    @property
-    def uid(self) -> str:
-        """(0008,0018) SOP Instance UID, else the member name."""
-        return _text(self.dataset, "SOPInstanceUID") or f"<{self.member}>"
-
-
-def _text(ds: Dataset, keyword: str) -> str:
-    """An element's text without pydicom's value validation (no warning for odd UIDs)."""
-    element = ds.get_item(keyword)
-    if element is None:
-        return ""
-    value = element.value
-    if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
-    return str(value).strip(" \x00") if value is not None else ""
-
-
-# Where a member's bytes are: a file of a folder, or an entry of an open archive.
-_Source = Path | tuple[zipfile.ZipFile, zipfile.ZipInfo]
+# Opens one member for binary reading: a file of a folder, or an entry of an open archive.
+_Opener = Callable[[], IO[bytes]]
 
 
 @contextmanager
-def _open_members(path: Path) -> Iterator[dict[str, _Source]]:
-    """Map member name -> opener for every DICOM member of a ZIP or folder."""
+def _members(path: Path) -> Iterator[dict[str, _Opener]]:
+    """Member name -> opener, for every file of a folder or every entry of a ZIP."""
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
-        yield {str(p.relative_to(path)): p for p in files if is_dicom(read_head(p, 132))}
+        yield {str(p.relative_to(path)): (lambda p=p: open(p, "rb")) for p in files}  # noqa: SIM115
         return
     with decoding(path, "dicom_series", "open the ZIP archive"):
         archive = zipfile.ZipFile(path)
     with archive:
-        members: dict[str, _Source] = {}
-        for info in archive.infolist():
-            if info.is_dir():
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        yield {info.filename: (lambda info=info: archive.open(info)) for info in infos}
+
+
+def _where(path: Path, member: str, folder: bool) -> Path:
+    """What messages name: the file of a folder, or ``archive::member``."""
+    return path / member if folder else Path(f"{path}::{member}")
+
+
+def _scan(path: Path, members: dict[str, _Opener]) -> list[SeriesSlice]:
+    """Parse every DICOM member up to its pixel data."""
+    slices = []
+    folder = path.is_dir()
+    for member, opener in members.items():
+        where = _where(path, member, folder)
+        with decoding(path, "dicom_series", f"read member '{member}' of"), opener() as fh:
+            if not is_dicom(fh.read(132)):
                 continue
-            with (
-                decoding(path, "dicom_series", f"read member '{info.filename}' of"),
-                archive.open(info) as fh,
-            ):
-                head = fh.read(132)
-            if is_dicom(head):
-                members[info.filename] = (archive, info)
-        yield members
-
-
-def _load(source: _Source, path: Path, member: str, *, stop_before_pixels: bool) -> Dataset:
-    if isinstance(source, Path):
-        return read_dataset(source, source, stop_before_pixels=stop_before_pixels)
-    where = Path(f"{path}::{member}")
-    archive, info = source
-    with decoding(path, "dicom_series", f"read member '{member}' of"):
-        data = archive.read(info)
-    return read_dataset(io.BytesIO(data), where, stop_before_pixels=stop_before_pixels)
-
-
-def _check_and_sort(slices: list[SeriesSlice], path: Path) -> list[SeriesSlice]:
-    first = slices[0].dataset
-    for item in slices[1:]:
-        ds = item.dataset
-        series_uid = _text(ds, "SeriesInstanceUID")
-        if series_uid != _text(first, "SeriesInstanceUID"):
+            fh.seek(0)
+            ds = read_dataset(fh, where, stop_before_pixels=True, require_image=False)
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and text(meta, "MediaStorageSOPClassUID") == _DICOMDIR:
+            continue
+        if "Rows" not in ds:
             raise InvalidResourceError(
-                f"'{path}': instance {item.uid} has (0020,000E) Series Instance UID "
-                f"{series_uid}, expected {_text(first, 'SeriesInstanceUID')}"
+                f"'{path}': member '{member}' (instance {text(ds, 'SOPInstanceUID') or '?'}) "
+                "holds no image ((0028,0010) Rows missing); a series holds image files only"
             )
-        for keyword in _SAME_KEYWORDS:
-            if ds.get(keyword) != first.get(keyword):
-                raise InvalidResourceError(
-                    f"'{path}': instance {item.uid} has {keyword} {ds.get(keyword)!r}, "
-                    f"expected {first.get(keyword)!r} as in instance {slices[0].uid}"
-                )
-    ordered = sorted(slices, key=lambda s: s.along_mm)
-    for before, after in itertools.pairwise(ordered):
-        if after.along_mm - before.along_mm < 1e-3:
-            raise InvalidResourceError(
-                f"'{path}': instances {before.uid} and {after.uid} are at the same position "
-                f"({before.along_mm:.4f} mm along the normal); one series, one slice per position"
-            )
-    rescales = {rescale_of(s.dataset) for s in ordered}
-    if len(rescales) > 1:
-        warnings.warn(
-            f"'{path}': rescale slope/intercept differ between slices {sorted(rescales, key=str)}; "
-            "the metainfo holds the first slice's",
-            DatamintWarning,
-            stacklevel=4,
-        )
-    return ordered
+        slices.append(series_slice(ds, member, path))
+    if not slices:
+        raise InvalidResourceError(f"'{path}' contains no DICOM file (no 'DICM' at byte 128)")
+    return slices
 
 
-def _geometry(ordered: list[SeriesSlice], orientation: np.ndarray, path: Path) -> Geometry:
-    first = ordered[0]
-    spacing = floats(first.dataset.get("PixelSpacing"), 2)
-    if spacing is None or np.any(spacing <= 0):
-        raise InvalidResourceError(
-            f"'{path}': instance {first.uid} lacks a positive (0028,0030) Pixel Spacing"
-        )
-    count = len(ordered)
-    step = None
-    if count > 1:
-        step = (ordered[-1].position_mm - first.position_mm) / (count - 1)
-        gaps = np.diff([s.along_mm for s in ordered])
-        mean = (ordered[-1].along_mm - first.along_mm) / (count - 1)
-        if np.max(np.abs(gaps - mean)) > 1e-2 + 1e-2 * mean:
-            warnings.warn(
-                f"'{path}': slices are unevenly spaced ({gaps.min():.4g} to {gaps.max():.4g} mm); "
-                f"the affine uses the mean step {mean:.4g} mm",
-                DatamintWarning,
-                stacklevel=4,
-            )
-    try:
-        affine = affine_from_plane(
-            first.position_mm, orientation[:3], orientation[3:], spacing, step
-        )
-    except ValueError as exc:
-        raise InvalidResourceError(f"'{path}': instance {first.uid}: {exc}") from exc
-    n_axis = NAxis.SPACE if count > 1 else NAxis.SINGLE
-    return Geometry(lps_to_ras(affine), "RAS", None, n_axis, Calibration.PATIENT)
+def _volume_layout(
+    ordered: list[SeriesSlice], path: Path
+) -> tuple[tuple[int, int, int, int], np.dtype]:
+    folder = path.is_dir()
+    layouts = [pixel_layout(s.dataset, _where(path, s.member, folder)) for s in ordered]
+    channels, _, rows, columns = layouts[0][0]
+    dtype = np.dtype(np.result_type(*(dtype for _, dtype in layouts)))
+    return (channels, len(ordered), rows, columns), dtype
 
 
 class DicomSeriesReader(Reader):
-    """Reads a DICOM series from a ZIP archive or a folder (rules: module docstring)."""
+    """Reads a DICOM series from a ZIP archive or a folder (rules: module docstring).
+
+    Versions: ``"1"`` returned stored values and warned on a missing slice; ``"2"``
+    applies each slice's Modality LUT (HU for CT) and refuses gaps and several series.
+    """
 
     name = "dicom_series"
-    version = "1"
+    version = "2"
     kinds = ()
     detects = "a ZIP archive (b'PK\\x03\\x04') or a folder of DICOM files"
 
     def sniff(self, path: Path, head: bytes) -> bool:
         """True for a folder or a ZIP archive."""
         return path.is_dir() or head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
-
-    def _scan(self, path: Path, members: dict[str, _Source]) -> tuple[list[SeriesSlice], Geometry]:
-        if not members:
-            raise InvalidResourceError(f"'{path}' contains no DICOM file (no 'DICM' at byte 128)")
-        slices: list[SeriesSlice] = []
-        orientation: np.ndarray | None = None
-        for member, source in members.items():
-            ds = _load(source, path, member, stop_before_pixels=True)
-            uid = _text(ds, "SOPInstanceUID") or f"<{member}>"
-            position = floats(ds.get("ImagePositionPatient"), 3)
-            iop = floats(ds.get("ImageOrientationPatient"), 6)
-            if position is None or iop is None:
-                raise InvalidResourceError(
-                    f"'{path}': instance {uid} lacks a valid (0020,0032) Image Position (Patient) "
-                    "or (0020,0037) Image Orientation (Patient); a series cannot be ordered"
-                )
-            if int(ds.get("NumberOfFrames") or 1) > 1:
-                raise InvalidResourceError(
-                    f"'{path}': instance {uid} is multi-frame; a series holds single-frame files"
-                )
-            if orientation is None:
-                orientation = iop
-            elif np.max(np.abs(iop - orientation)) > 1e-4:
-                raise InvalidResourceError(
-                    f"'{path}': instance {uid} has (0020,0037) Image Orientation (Patient) "
-                    f"{iop.tolist()}, expected {orientation.tolist()} (tolerance 1e-4)"
-                )
-            normal = np.cross(orientation[:3], orientation[3:])
-            slices.append(SeriesSlice(member, ds, position, float(position @ normal)))
-        ordered = _check_and_sort(slices, path)
-        return ordered, _geometry(ordered, orientation, path)  # type: ignore[arg-type]
 
     def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
         """Decode every slice into one ``(C, N, H, W)`` array, N = number of DICOM files.
@@ -242,21 +119,27 @@ class DicomSeriesReader(Reader):
         output), so memory peaks at one volume plus one slice.
 
         Returns:
-            ``ReadResult(array, geometry, metainfo=first slice's Dataset, "dicom_series")``.
+            ``ReadResult(array, geometry, metainfo=first slice's Dataset, "dicom_series")``;
+            the array holds modality values (HU for CT), slice k = k-th along the normal.
 
         Raises:
-            InvalidResourceError: If the archive is corrupt or a contract check fails.
+            InvalidResourceError: If the archive is corrupt or a series rule fails.
             UnsupportedFormatError: If the transfer syntax cannot be decoded.
         """
         path = Path(path)
-        with _open_members(path) as members:
-            ordered, geometry = self._scan(path, members)
-            shape, dtype = pixel_layout(ordered[0].dataset, path)
-            array = np.empty((shape[0], len(ordered), shape[2], shape[3]), dtype=dtype)
+        with _members(path) as members:
+            ordered, geometry = order_series(_scan(path, members), path)
+            shape, dtype = _volume_layout(ordered, path)
+            array = np.empty(shape, dtype=dtype)
+            folder = path.is_dir()
             for index, item in enumerate(ordered):
-                ds = _load(members[item.member], path, item.member, stop_before_pixels=False)
-                pixels = decode_pixels(ds, Path(f"{path}::{item.member}"))
-                if pixels.shape[1] != 1 or pixels.dtype != dtype:
+                where = _where(path, item.member, folder)
+                with decoding(path, "dicom_series", f"read member '{item.member}' of"):
+                    fh = members[item.member]()
+                with fh:
+                    ds = read_dataset(fh, where, stop_before_pixels=False)
+                pixels = decode_pixels(ds, where)
+                if pixels.shape[1] != 1 or not np.can_cast(pixels.dtype, dtype, "safe"):
                     raise InvalidResourceError(
                         f"'{path}': instance {item.uid} decodes to {pixels.shape} {pixels.dtype}, "
                         f"expected one {dtype} slice"
@@ -267,14 +150,16 @@ class DicomSeriesReader(Reader):
     def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
         """Shape, dtype, geometry and rescale from every file's header (no pixel data).
 
+        Returns:
+            ``HeaderInfo`` whose metainfo and rescale are those of the first slice in order.
+
         Raises:
-            InvalidResourceError: If the archive is corrupt or a contract check fails.
+            InvalidResourceError: If the archive is corrupt or a series rule fails.
         """
         path = Path(path)
-        with _open_members(path) as members:
-            ordered, geometry = self._scan(path, members)
+        with _members(path) as members:
+            ordered, geometry = order_series(_scan(path, members), path)
+        shape, dtype = _volume_layout(ordered, path)
+        slope, intercept = rescale_of(ordered[0].dataset)
         first = ordered[0].dataset
-        (channels, _, rows, columns), dtype = pixel_layout(first, path)
-        slope, intercept = rescale_of(first)
-        shape = (channels, len(ordered), rows, columns)
         return HeaderInfo(shape, dtype, geometry, slope, intercept, metainfo=first)

@@ -181,11 +181,17 @@ def test_return_metainfo_false_omits_it(demo_kwargs):
 
 def test_uint16_dicom_is_scaled_with_one_warning(demo_kwargs):
     ds = ImageDataset(project="demo", **demo_kwargs)
-    i = index_of(ds, "images2d/ct_spine_jpegll.dcm")
     with pytest.warns(DatamintWarning, match="min-max scaled to uint8"):
-        item = ds[i]
+        item = ds[index_of(ds, "images2d/mr_liver_overlay.dcm")]
     assert item["image"].dtype == np.uint8 and item["image"].max() == 255 and item["image"].min() == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        again = ds[index_of(ds, "images2d/mr_liver_overlay.dcm")]  # uint16 too: no second warning
+        again = ds[index_of(ds, "images2d/cr_tibia_j2kr.dcm")]  # uint16 too: no second warning
     assert again["image"].dtype == np.uint8
+
+
+def test_ct_comes_out_in_hounsfield_units(demo_kwargs):
+    """The Modality LUT is applied (RescaleIntercept -1024): int16 HU, not rescaled further."""
+    ds = VolumeDataset(project="demo", **demo_kwargs)
+    series = ds[index_of(ds, "series/ct_lung2/")]["image"]
+    assert series.dtype == np.int16 and series.min() < -900 and series.max() > 0

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pydicom.data
+
 import datamint.readers
 from datamint.readers import ReadResult, read_file
 
@@ -29,3 +31,9 @@ def cached_read(relative: str) -> ReadResult:
     result = read_file(DEMO / relative)
     result.array.flags.writeable = False
     return result
+
+
+#: Test files shipped inside the pydicom 3 wheel (MIT licence): one MR image in many
+#: transfer syntaxes, plus JPEG, JPEG-LS, RLE and deflated samples. Read from disk, never
+#: downloaded (``pydicom.data.get_testdata_file`` could fetch missing ones).
+PYDICOM_FILES = Path(pydicom.data.__file__).resolve().parent / "test_files"

@@ -1,14 +1,17 @@
 """Pinned decoding of every demo resource: shape, dtype, sum, a few voxels, geometry.
 
 Measured once with pydicom 3.0.2 (pylibjpeg 2.1: libjpeg 2.5, openjpeg 2.6), nibabel
-5.4.2 and OpenCV 5.0.0, and checked by eye against the files' tags and the demo README:
+5.4.2 and OpenCV 5.0.0, and checked by eye against the files' tags and the demo README
+(``test_dicom.py`` checks every DICOM against pydicom's own Modality LUT and palette):
 
-* CT values are stored values (no rescale): pancreas int16 -27 at the centre (soft
-  tissue, intercept 0); spine uint16 1226 (intercept -1024 -> 202 HU, bone); lung2
-  series uint16 = HU + 1024.
-* cr_chest is MONOCHROME1 with Bits Stored 15: stored 803..26512 became
-  32767 - v = 6255..31964 (bright = dense).
-* Palette images give uint16 RGB (16-bit LUT entries, 8-bit values times 257/256).
+* CT values are Hounsfield units (Modality LUT applied, dicom reader version 2):
+  pancreas int16 -27 at the centre (soft tissue; slope 1, intercept 0: stored dtype);
+  spine int16 202 (stored 1226, intercept -1024, Bits Stored 12: bone); lung2 series
+  int16 HU, identical to ``volumes/lung2_ct.nii.gz`` on the overlap.
+* cr_chest is MONOCHROME1 with Bits Stored 15 and no rescale: stored 803..26512
+  became 32767 - v = 6255..31964 (bright = dense).
+* Palette images give uint8 RGB: both palettes hold 8-bit colours in 16-bit entries
+  (obstetric: v * 256, pelvis: v * 257), mapped back exactly.
 * Affines map (n, h, w) to RAS mm: e.g. pancreas IOP [1,0,0, 0,-1,0] gives n -> I,
   h -> A, w -> L; NIfTI affines are the file affines with columns 0 and 2 swapped; the
   series affine is ``metadata.mask_affine`` permuted the same way.
@@ -37,8 +40,8 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [-1.0, 0.0, 0.0, -121.0], [0.0, 0.0, 0.0, 1.0]],
     ),
     "images2d/ct_spine_jpegll.dcm": dict(
-        reader="dicom", shape=(1, 1, 512, 512), dtype="uint16", sum=248348502.0,
-        voxels={(0, 0, 256, 256): 1226, (0, 0, 170, 341): 1061, (0, 0, 341, 128): 1090},
+        reader="dicom", shape=(1, 1, 512, 512), dtype="int16", sum=-20086954.0,
+        voxels={(0, 0, 256, 256): 202, (0, 0, 170, 341): 37, (0, 0, 341, 128): 66},
         spacing_mm=(None, 0.287109375, 0.287109375), n_axis="single", calibration="patient",
         frame_interval_s=None,
         affine=[[0.0, 0.0, -0.287109375, 65.3564453125], [0.0, -0.287109375, 0.0, 154.3564453125],
@@ -65,13 +68,13 @@ REFERENCE: dict[str, dict[str, Any]] = {
         geometry=None,
     ),
     "images2d/us_obstetric_palette.dcm": dict(
-        reader="dicom", shape=(3, 1, 350, 800), dtype="uint16", sum=4406822400.0,
-        voxels={(0, 0, 175, 400): 256, (2, 0, 116, 533): 19712, (0, 0, 233, 200): 0},
+        reader="dicom", shape=(3, 1, 350, 800), dtype="uint8", sum=17214150.0,
+        voxels={(0, 0, 175, 400): 1, (2, 0, 116, 533): 77, (0, 0, 233, 200): 0},
         geometry=None,
     ),
     "images2d/us_pelvis_palette16.dcm": dict(
-        reader="dicom", shape=(3, 1, 480, 640), dtype="uint16", sum=7042564832.0,
-        voxels={(0, 0, 240, 320): 257, (2, 0, 160, 426): 257, (0, 0, 320, 160): 8224},
+        reader="dicom", shape=(3, 1, 480, 640), dtype="uint8", sum=27402976.0,
+        voxels={(0, 0, 240, 320): 1, (2, 0, 160, 426): 1, (0, 0, 320, 160): 32},
         geometry=None,
     ),
     "images2d/us_echo_jpegll.dcm": dict(
@@ -129,8 +132,8 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [5.0, 0.0, 0.0, -305.0], [0.0, 0.0, 0.0, 1.0]],
     ),
     "series/ct_lung2/": dict(
-        reader="dicom_series", shape=(1, 20, 128, 128), dtype="uint16", sum=259402129.0,
-        voxels={(0, 10, 64, 64): 1062, (0, 19, 42, 85): 115, (0, 0, 85, 32): 932},
+        reader="dicom_series", shape=(1, 20, 128, 128), dtype="int16", sum=-76142191.0,
+        voxels={(0, 10, 64, 64): 38, (0, 19, 42, 85): -909, (0, 0, 85, 32): -92},
         spacing_mm=(5.0, 0.6269531, 0.6269531), n_axis="space", calibration="patient",
         frame_interval_s=None,
         affine=[[0.0, 0.0, -0.6269531, -15.7051], [0.0, -0.6269531, 0.0, 135.7871],

@@ -11,7 +11,7 @@ import pytest
 from datamint.geometry import Calibration
 from datamint.readers import read_file, read_header
 
-from .demo_files import DEMO
+from .demo_files import DEMO, cached_read
 
 NIFTI_FILES = sorted(p.relative_to(DEMO).as_posix() for p in DEMO.glob("*/*.nii.gz"))
 
@@ -88,3 +88,44 @@ def test_no_sform_no_qform_means_spacing_only(tmp_path: Path) -> None:
     assert geometry.calibration is Calibration.SPACING
     assert geometry.spacing_mm == pytest.approx((5.0, 0.6, 0.5))
     assert geometry.origin_mm is None
+
+
+def _rotation(degrees: float) -> np.ndarray:
+    a = np.deg2rad(degrees)
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+
+
+def test_big_endian_file(tmp_path: Path) -> None:
+    image = nib.load(DEMO / "volumes/lung2_ct.nii.gz")
+    data = np.asanyarray(image.dataobj)
+    header = nib.Nifti1Header(endianness=">")
+    big = nib.Nifti1Image(data.astype(">i2"), image.affine, header=header)
+    path = tmp_path / "data"
+    path.write_bytes(big.to_bytes())
+    assert path.read_bytes()[:4] == b"\x00\x00\x01\x5c"  # sizeof_hdr 348, big endian
+    result = read_file(path)
+    assert result.array.dtype == np.float64 and result.array.dtype.isnative
+    np.testing.assert_array_equal(result.array, cached_read("volumes/lung2_ct.nii.gz").array)
+    assert result.geometry == cached_read("volumes/lung2_ct.nii.gz").geometry
+    assert read_header(path).shape == result.array.shape
+
+
+def test_lpi_oblique_four_d_file(tmp_path: Path) -> None:
+    """x -> L, y -> P, z -> I, rotated 20 degrees, 2 time points: mm agree with nibabel."""
+    rng = np.random.default_rng(1)
+    data = rng.integers(-1000, 1000, size=(7, 6, 5, 2)).astype(np.int16)  # (X, Y, Z, T)
+    affine = np.eye(4)
+    affine[:3, :3] = _rotation(20) @ np.diag([-0.8, -0.9, -2.5])
+    affine[:3, 3] = [10.0, -20.0, 30.0]
+    path = tmp_path / "lpi.nii.gz"
+    nib.save(nib.Nifti1Image(data, affine), path)
+    result = read_file(path)
+    assert result.array.shape == (2, 5, 6, 7)
+    np.testing.assert_array_equal(result.array[1], data[..., 1].transpose(2, 1, 0))
+    for i, j, k in [(0, 0, 0), (6, 5, 4), (3, 1, 2)]:
+        np.testing.assert_allclose(result.geometry.affine @ [k, j, i, 1], affine @ [i, j, k, 1])
+    assert nib.aff2axcodes(affine) == ("L", "P", "I")
+    assert result.geometry.orientation == "IPL"  # ours is (n, h, w) = (z, y, x)
+    assert result.geometry.spacing_mm == pytest.approx((2.5, 0.9, 0.8))
+    header = read_header(path)
+    assert (header.shape, header.geometry) == (result.array.shape, result.geometry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import warnings
@@ -158,3 +159,47 @@ def test_registered_reader_is_asked_first(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert readers()[0].name == "bmp"
     assert get_reader(path).name == "bmp"
     assert BmpReader().accepts(path)
+
+
+def test_registered_reader_wins_over_the_builtin_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A user reader claiming PNG bytes, or the image kind of a hint, is asked first."""
+    from datamint.readers import ReadResult, register_reader, registry
+    from datamint.readers.image import ImageReader, is_png
+
+    class TaggedPng(ImageReader):
+        name = "tagged_png"
+        version = "7"
+        kinds = ()  # bytes only
+        detects = "PNG signature (user reader)"
+
+        def sniff(self, path: Path, head: bytes) -> bool:
+            return is_png(head)
+
+        def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
+            return ReadResult(super().read(path, hint).array, None, {"by": "user"}, self.name)
+
+    class AnyImage(ImageReader):
+        name = "any_image"
+        detects = "an image/* hint (user reader)"
+
+        def sniff(self, path: Path, head: bytes) -> bool:
+            return False
+
+    monkeypatch.setattr(registry, "_READERS", list(registry._READERS))
+    register_reader(AnyImage())
+    register_reader(TaggedPng())
+    assert [r.name for r in readers()][:3] == ["tagged_png", "any_image", "dicom"]
+    png = DEMO / "images2d/histology_he_tile.png"
+    assert get_reader(png).name == "tagged_png"
+    assert read_file(png).metainfo == {"by": "user"}
+    assert reader_version("tagged_png") == "7"
+    bmp = tmp_path / "data"
+    bgr = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+    bmp.write_bytes(cv2.imencode(".bmp", bgr)[1].tobytes())
+    assert get_reader(bmp, FileHint(mimetype="image/bmp")).name == "any_image"
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"%PDF-1.7" * 100)
+    with pytest.raises(UnsupportedFormatError, match=r"tagged_png.*any_image.*dicom"):
+        get_reader(junk)
