@@ -20,7 +20,8 @@ import numpy as np
 
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
-from datamint.readers import FileHint, get_reader, read_file, read_header
+from datamint.geometry import Geometry
+from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
 from datamint.targets.masks import binarize_mask
 
@@ -141,12 +142,18 @@ class ItemLoader:
             )
         return array
 
+    def header(self, resource: Resource) -> HeaderInfo:
+        """The resource's header read (shape, dtype, geometry, metainfo), memoised per process."""
+        path = self._fetch_resource(resource)
+        return self._headers.get((resource.id, resource.sha256), lambda: read_header(path, self._hint(resource)))
+
     def metainfo(self, resource: Resource) -> Any:
         """The reader's metainfo for the resource (pydicom Dataset, NIfTI dict, or None)."""
-        path = self._fetch_resource(resource)
-        return self._headers.get(
-            (resource.id, resource.sha256), lambda: read_header(path, self._hint(resource)).metainfo
-        )
+        return self.header(resource).metainfo
+
+    def geometry(self, resource: Resource) -> Geometry | None:
+        """The resource's geometry (affine in RAS mm over our ``(n, h, w)`` index), or None."""
+        return self.header(resource).geometry
 
     def mask(self, annotation: Annotation) -> np.ndarray:
         """The annotation's file as a binary uint8 ``(N, H, W)`` array, memory-mapped.

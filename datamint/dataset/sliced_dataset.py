@@ -16,7 +16,9 @@ class SlicedVolumeDataset(SlicedMixin, VolumeDataset):
     Build it with ``VolumeDataset(...).slice(axis)`` or directly with the
     ``VolumeDataset`` arguments plus ``slice_axis``. Items: ``image`` ``(C, h, w)``;
     ``masks`` per author ``(N, h, w)`` uint8 (or semantic ``(L+1, h, w)``); ``metainfo``
-    ``{'slice_axis', 'slice_index', 'parent'}`` where ``parent`` is the volume's metainfo;
+    ``{'slice_axis', 'slice_index', 'parent', 'geometry'}`` where ``parent`` is the volume's
+    metainfo and ``geometry`` the slice's :class:`~datamint.geometry.Geometry` (2-D spacing
+    and the RAS position of pixel (0, 0) in mm; None when the file has no geometry);
     the other keys as for volumes. ``len`` is the sum over volumes of their size along
     the axis, read from metadata without downloading. ``subset()`` and ``split()``
     select volumes, so the slices of one volume stay together.

@@ -17,7 +17,8 @@ class SlicedVideoDataset(SlicedMixin, VideoDataset):
     ``VideoDataset`` arguments. Items: ``image`` ``(3, H, W)`` uint8; ``masks`` per
     author ``(N, H, W)`` uint8 or semantic ``(L+1, H, W)`` (the keys are ``masks`` and
     ``mask_labels`` as in every class); ``metainfo`` ``{'slice_axis': 'frame',
-    'slice_index': frame, 'parent': None}``. ``len`` is the sum of the videos' frame
+    'slice_index': frame, 'parent': None, 'geometry': ...}`` (a video frame's geometry is
+    in pixels, see :mod:`datamint.geometry`). ``len`` is the sum of the videos' frame
     counts from metadata.
     """
 

@@ -94,7 +94,9 @@ class SlicedMixin(DatamintBaseDataset):
         axis_name = self.slice_axis_name
 
         def wrap(info: Any) -> dict[str, Any]:
-            return {"slice_axis": axis_name, "slice_index": k, "parent": info}
+            parent_geometry = self.loader.geometry(resource)
+            geometry = None if parent_geometry is None else parent_geometry.slice(self.slice_axis_index, k)
+            return {"slice_axis": axis_name, "slice_index": k, "parent": info, "geometry": geometry}
 
         volume = self.loader.image(resource)
         actual = volume.shape[1 + self.slice_axis_index]

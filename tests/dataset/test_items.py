@@ -162,7 +162,9 @@ def test_frame_by_frame_carries_every_setting(demo_kwargs):
     assert item["masks"].shape == (len(videos.segmentation_labels) + 1, 160, 160)
     assert item["image_labels"].dtype == torch.int32
     assert item["image_categories"].dtype == torch.int64 and item["image_categories"].ndim == 0
-    assert item["metainfo"] == {"slice_axis": "frame", "slice_index": 6, "parent": None}
+    assert {k: item["metainfo"][k] for k in ("slice_axis", "slice_index", "parent")} == {
+        "slice_axis": "frame", "slice_index": 6, "parent": None}
+    assert item["metainfo"]["geometry"].spacing_mm in (None, (None, None, None))  # pixels, not mm
 
 
 def test_empty_slice_masks_are_uint8(demo_kwargs):
@@ -195,3 +197,19 @@ def test_ct_comes_out_in_hounsfield_units(demo_kwargs):
     ds = VolumeDataset(project="demo", **demo_kwargs)
     series = ds[index_of(ds, "series/ct_lung2/")]["image"]
     assert series.dtype == np.int16 and series.min() < -900 and series.max() > 0
+
+
+@pytest.mark.parametrize("filename", ["volumes/brain1_mr.nii.gz", "series/ct_lung2/"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_sliced_items_carry_the_slice_geometry(demo_kwargs, filename, axis):
+    vol = VolumeDataset(project="demo", **demo_kwargs).filter(filename_pattern=filename)
+    volume_geometry = vol.loader.geometry(vol.resources[0])
+    sliced = vol.slice(axis)
+    k = 5
+    geometry = sliced[k]["metainfo"]["geometry"]
+    index = [0, 0, 0]
+    index[axis] = k
+    expected_origin = volume_geometry.affine @ np.array([*index, 1.0])
+    assert np.allclose(geometry.origin_mm, expected_origin[:3], atol=1e-4)
+    in_plane = [s for i, s in enumerate(volume_geometry.spacing_mm) if i != axis]
+    assert np.allclose(geometry.spacing_mm[1:], in_plane)
