@@ -1,4 +1,9 @@
-"""``datamint import``: load a project folder (``project.json``) into a server store."""
+"""``datamint import``: load a project folder into a server store.
+
+Two layouts are accepted: a folder holding ``project.json`` (format
+datamint-project-manifest v1), or a plain folder of DICOM/NIfTI/video/PNG/JPEG files with
+masks named ``<image>__<label>__<annotator>.<ext>`` (see ``datamint.server.import_folder``).
+"""
 
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +15,12 @@ __all__ = ["import_project_command", "register"]
 
 def import_project_command(
     project_dir: Annotated[
-        Path, typer.Argument(help="Folder holding project.json.", exists=True, file_okay=False)
+        Path,
+        typer.Argument(
+            help="Folder holding project.json, or a plain folder of media files.",
+            exists=True,
+            file_okay=False,
+        ),
     ],
     store: Annotated[
         Path, typer.Option("--store", help="Store folder (created when missing).", file_okay=False)
@@ -19,25 +29,54 @@ def import_project_command(
         list[str] | None,
         typer.Option("--member", help="Email to make a project member (repeatable)."),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Project name of a plain folder (default: its name)."),
+    ] = None,
+    folder: Annotated[
+        bool, typer.Option("--folder", help="Import as a plain folder even if it has project.json.")
+    ] = False,
+    annotator_domain: Annotated[
+        str, typer.Option(help="Domain of the emails made from annotator names in mask names.")
+    ] = "example.org",
 ) -> None:
     """Import a project folder into a store; prints the project id. Idempotent.
 
     \f
     Args:
-        project_dir: Folder holding ``project.json`` (format datamint-project-manifest v1).
+        project_dir: Folder holding ``project.json``, or a plain folder (naming
+            convention: ``<image>__<label>__<annotator>.<ext>``; frame masks
+            ``f<frame>__<label>__<annotator>.png`` in a folder named after the image).
         store: Store folder.
-        member: Extra project members, besides the creator and the annotators.
+        member: Extra project members, besides the creator and the annotators (for a plain
+            folder the first one is the project's creator).
+        name: Project name for a plain folder.
+        folder: Force the plain-folder layout.
+        annotator_domain: Domain for annotator emails of a plain folder.
 
     Raises:
         typer.Exit: With code 1 when the manifest or a file is invalid (message on stderr).
     """
     from datamint.server.errors import ManifestError
-    from datamint.server.importer import import_project
+    from datamint.server.import_folder import import_folder
+    from datamint.server.importer import MANIFEST_NAME, import_project
     from datamint.server.store import ProjectStore
 
     project_store = ProjectStore(store)
     try:
-        project_id = import_project(project_store, project_dir, members=member or [])
+        if (project_dir / MANIFEST_NAME).is_file() and not folder:
+            project_id = import_project(project_store, project_dir, members=member or [])
+        else:
+            report = import_folder(
+                project_store,
+                project_dir,
+                name=name,
+                members=member or [],
+                annotator_domain=annotator_domain,
+            )
+            for warning in report.warnings:
+                typer.echo(f"warning: {warning}", err=True)
+            project_id = report.project_id
     except (ManifestError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -2,16 +2,29 @@
 
 Layers, each calling only downward::
 
-    app.py              create_app(store_dir): FastAPI app, error handlers, request log
-    routes_*.py         one router per endpoint group (contract/API.md §4)
-    deps.py, files.py   shared route glue (user, ids, access, paging); ETag/Range file responses
-    auth.py             API keys (stored as sha256) -> user email
-    importer.py         project.json (format datamint-project-manifest v1) -> store
-    store.py            ProjectStore: SQLite records (users, members, projects, splits, ...)
-    blobs.py            BlobStore: files named by their sha256, written atomically
-    timeutil.py         ISO-8601 UTC timestamps (emit with microseconds, parse any)
-    errors.py           ApiError (HTTP) and ManifestError (import)
+    app.py                    create_app(store_dir): FastAPI app, error handlers, request log
+    routes_*.py               one router per endpoint group (contract/API.md §4): reads in
+                              routes_{projects,resources,annotations,worklists,splits,datasets},
+                              writes in routes_resource_writes and routes_annotation_writes
+    deps.py, files.py         shared route glue (user, ids, access, paging); ETag/Range files
+    listing.py                cached match lists per (user, filter, store generation); JSON
+                              responses spliced from stored records
+    uploads.py                multipart bodies streamed into <store>/tmp, hashed on the way
+    models.py                 pydantic models of the wire shapes (the OpenAPI schema)
+    masks.py                  segmentation uploads: checked against the resource, one label
+                              per file
+    metadata.py               mimetype, storage and metadata (frame_count, ...) from headers
+    worklist_specs.py         worklist records from request bodies
+    auth.py                   API keys (stored as sha256) -> user email
+    importer.py               project.json (format datamint-project-manifest v1) -> store
+    import_folder.py          a plain folder, masks by name (<image>__<label>__<annotator>)
+    import_common.py          derived ids, series ZIPs, metadata filling, created_at stamps
+    synthetic.py              generated projects of any size (tests, benchmarks)
+    store/                    ProjectStore: one SQLite repository per concern + BlobStore
+    blobs.py                  BlobStore: files named by their sha256, written atomically
+    timeutil.py               ISO-8601 UTC timestamps (emit with microseconds, parse any)
+    errors.py                 ApiError (HTTP) and ManifestError (import)
 
-Only ``app``, ``deps``, ``files`` and the routers import FastAPI (the ``server`` extra); the
-store, the importer and the key handling do not.
+Only ``app``, ``deps``, ``files``, ``listing``, ``uploads`` and the routers import FastAPI
+(the ``server`` extra); the store, the importers and the key handling do not.
 """

@@ -21,14 +21,31 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datamint.server import (
+    routes_annotation_writes,
     routes_annotations,
+    routes_datasets,
     routes_projects,
+    routes_resource_writes,
     routes_resources,
     routes_splits,
     routes_worklists,
 )
 from datamint.server.errors import ApiError
+from datamint.server.listing import ListingCache
 from datamint.server.store import ProjectStore
+
+#: Routers in registration order: static paths (``/resources/channels``) before the
+#: ``/resources/{resource_id}`` they would otherwise be taken for.
+ROUTERS = (
+    routes_projects,
+    routes_resources,
+    routes_resource_writes,
+    routes_annotations,
+    routes_annotation_writes,
+    routes_worklists,
+    routes_splits,
+    routes_datasets,
+)
 
 __all__ = ["create_app"]
 
@@ -46,30 +63,41 @@ class RequestLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the request and log ``METHOD /path STATUS DURATION ms user``."""
+        """Run the request and log ``METHOD /path STATUS DURATION ms user``.
+
+        The line is written just before the last body chunk is sent, so it is in the log
+        by the time the client has the whole response.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = [500]
+        logged = [False]
 
-        async def send_and_record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            user = (scope.get("state") or {}).get("user", "-")
+        def log_line() -> None:
+            logged[0] = True
             logger.info(
                 "%s %s %d %.1f ms %s",
                 scope.get("method"),
                 scope.get("path"),
                 status[0],
                 (time.perf_counter() - started) * 1000.0,
-                user,
+                (scope.get("state") or {}).get("user", "-"),
             )
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log_line()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            if not logged[0]:
+                log_line()
 
 
 def _message_response(status_code: int, message: str, **extra: Any) -> JSONResponse:
@@ -119,7 +147,8 @@ def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
             missing; fill it with ``datamint import``).
 
     Returns:
-        The FastAPI app, with the store at ``app.state.store``.
+        The FastAPI app, with the store at ``app.state.store`` and the listing cache at
+        ``app.state.listing_cache``; its OpenAPI schema is served at ``/openapi.json``.
 
     Raises:
         ValidationError: If the store was written by a newer datamint.
@@ -130,14 +159,9 @@ def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
         description="The Datamint REST API served from a local project store.",
     )
     app.state.store = ProjectStore(store_dir)
+    app.state.listing_cache = ListingCache()
     _install_error_handlers(app)
-    for module in (
-        routes_projects,
-        routes_resources,
-        routes_annotations,
-        routes_worklists,
-        routes_splits,
-    ):
+    for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(RequestLogMiddleware)
     return app

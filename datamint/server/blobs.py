@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from datamint.storage.atomic import atomic_open
 
-__all__ = ["BlobStore", "hash_file"]
+__all__ = ["BlobStore", "StagedFile", "hash_file"]
 
 _CHUNK_BYTES = 1 << 20
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -44,6 +44,49 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+class StagedFile:
+    """A file being received under ``<store_dir>/tmp``, hashed while it is written.
+
+    Args:
+        tmp_dir: The store's staging folder (created when missing).
+    """
+
+    def __init__(self, tmp_dir: Path) -> None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.path = tmp_dir / f"upload-{uuid.uuid4().hex}"
+        self._fh: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` to the file and to its hash.
+
+        Args:
+            data: The next bytes.
+        """
+        assert self._fh is not None, "write() after close()"
+        self._fh.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of what was written so far."""
+        return self._digest.hexdigest()
+
+    def discard(self) -> None:
+        """Close and delete the staging file (idempotent)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 class BlobStore:
@@ -93,6 +136,58 @@ class BlobStore:
                 for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
                     dst.write(chunk)
         return sha, size
+
+    def stage(self) -> StagedFile:
+        """Start receiving a file under ``<store_dir>/tmp`` (see :meth:`put_staged`).
+
+        Returns:
+            A :class:`StagedFile` to write into.
+        """
+        return StagedFile(self.tmp_dir)
+
+    def put_staged(self, staged: StagedFile) -> tuple[str, int]:
+        """Move a fully received staging file to its content address.
+
+        Args:
+            staged: A :class:`StagedFile` (closed here).
+
+        Returns:
+            ``(sha256 hex, size in bytes)`` of the content.
+
+        Raises:
+            OSError: If the move fails; the staging file is removed.
+        """
+        staged.close()
+        sha, size = staged.sha256, staged.size
+        target = self.path(sha)
+        try:
+            if target.exists() and target.stat().st_size == size:
+                staged.discard()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged.path, target)
+        finally:
+            staged.discard()
+        return sha, size
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store ``data`` (a no-op when the same content is there already).
+
+        Args:
+            data: The file content.
+
+        Returns:
+            ``(sha256 hex, size in bytes)``.
+
+        Raises:
+            OSError: If the blob cannot be written.
+        """
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.path(sha)
+        if not (target.exists() and target.stat().st_size == len(data)):
+            with atomic_open(target) as fh:
+                fh.write(data)
+        return sha, len(data)
 
     def put_built(self, build: Callable[[BinaryIO], None]) -> tuple[str, int]:
         """Store content produced by ``build`` (e.g. a ZIP archive).

@@ -5,27 +5,37 @@ Wire decisions made here (contract/API.md §3):
 - an id that is not a UUID in a **path** is answered 404 ``"<entity> <id> not found (not a
   valid UUID)"``: such an entity cannot exist, and every client maps 404 + "not found" to
   ``ItemNotFoundError``. Malformed ids inside a JSON **body** are a 422.
-- an entity that exists in a project the user is not a member of is a 403.
+- an entity that exists in a project the user is not a member of is a 403; a resource is
+  also visible to the user who uploaded it, before it joins any project.
+- paging values may be ints or numeric strings; ``limit`` is at most 5000 and, when
+  absent, a listing returns everything from ``offset``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from datamint.server.auth import authenticate
 from datamint.server.errors import ApiError, forbidden, not_found
+from datamint.server.listing import ListingCache
+from datamint.server.models import ErrorBody
 from datamint.server.store import ProjectStore
+from datamint.server.store.db import canonical_uuid
 
 __all__ = [
+    "ERROR_RESPONSES",
     "MAX_PAGE",
+    "CacheDep",
     "StoreDep",
     "UserDep",
-    "page",
+    "more_errors",
+    "page_of",
     "parse_body_id",
+    "parse_body_ids",
     "parse_path_id",
     "require_annotation",
     "require_project",
@@ -35,6 +45,30 @@ __all__ = [
 
 #: Largest page a list route serves; the existing client asks for exactly this (§3.2).
 MAX_PAGE = 5000
+
+
+def more_errors(**codes: str) -> dict[int | str, dict[str, Any]]:
+    """Document route-specific error answers (``{"message": ...}`` bodies).
+
+    Args:
+        codes: ``s<code>="what it means"``, e.g. ``s409="the name is taken"``.
+
+    Returns:
+        A ``responses`` mapping for a route decorator.
+    """
+    return {int(k[1:]): {"model": ErrorBody, "description": v} for k, v in codes.items()}
+
+
+#: Error answers every router documents (bodies ``{"message": ...}``, §3.3).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (401, "missing or unknown API key"),
+        (403, "the user is not a member of the project holding the entity"),
+        (404, "unknown entity; the message contains 'not found'"),
+        (422, "malformed request"),
+    )
+}
 
 T = TypeVar("T")
 
@@ -52,13 +86,25 @@ def get_store(request: Request) -> ProjectStore:
     return store
 
 
-def current_user(request: Request) -> str:
+_API_KEY_HEADER = APIKeyHeader(name="apikey", auto_error=False, description="The user's API key.")
+_BEARER = HTTPBearer(auto_error=False, description="The API key as a bearer token.")
+
+
+def current_user(
+    request: Request,
+    _apikey: Annotated[str | None, Security(_API_KEY_HEADER)] = None,
+    _bearer: Annotated[Any, Security(_BEARER)] = None,
+) -> str:
     """Authenticate the request and return the user's email.
 
-    The email is also put in ``request.state.user`` for the request log.
+    The email is also put in ``request.state.user`` for the request log. The two
+    security parameters only declare the schemes in the OpenAPI schema; the key is read
+    by :func:`~datamint.server.auth.authenticate` (``apikey`` wins over the bearer token).
 
     Args:
         request: The incoming request.
+        _apikey: The ``apikey`` header (documentation only).
+        _bearer: The ``Authorization: Bearer`` credentials (documentation only).
 
     Returns:
         The authenticated user's email.
@@ -71,8 +117,22 @@ def current_user(request: Request) -> str:
     return email
 
 
+def get_cache(request: Request) -> ListingCache:
+    """Return the app's listing cache.
+
+    Args:
+        request: The incoming request.
+
+    Returns:
+        The :class:`ListingCache` that ``create_app`` put in ``app.state.listing_cache``.
+    """
+    cache: ListingCache = request.app.state.listing_cache
+    return cache
+
+
 StoreDep = Annotated[ProjectStore, Depends(get_store)]
 UserDep = Annotated[str, Depends(current_user)]
+CacheDep = Annotated[ListingCache, Depends(get_cache)]
 
 
 def parse_path_id(value: str, entity: str) -> str:
@@ -88,10 +148,10 @@ def parse_path_id(value: str, entity: str) -> str:
     Raises:
         ApiError: 404 ``"<entity> <value> not found (not a valid UUID)"``.
     """
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise not_found(entity, value, "not a valid UUID") from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise not_found(entity, value, "not a valid UUID")
+    return canonical
 
 
 def parse_body_id(value: Any, field: str) -> str:
@@ -107,10 +167,26 @@ def parse_body_id(value: Any, field: str) -> str:
     Raises:
         ApiError: 422 naming the key and the value.
     """
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise ApiError(422, f"{field}: {str(value)[:100]!r} is not a valid UUID") from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise ApiError(422, f"{field}: {str(value)[:100]!r} is not a valid UUID")
+    return canonical
+
+
+def parse_body_ids(values: Sequence[Any], field: str) -> list[str]:
+    """Return the canonical forms of a list of UUIDs from a JSON body, duplicates dropped.
+
+    Args:
+        values: The JSON list.
+        field: Name of the body key, for the message.
+
+    Returns:
+        Canonical UUID strings, in first-seen order.
+
+    Raises:
+        ApiError: 422 naming the key and the first bad value.
+    """
+    return list(dict.fromkeys(parse_body_id(value, field) for value in values))
 
 
 def require_project(store: ProjectStore, email: str, project_id: str) -> dict[str, Any]:
@@ -128,12 +204,18 @@ def require_project(store: ProjectStore, email: str, project_id: str) -> dict[st
         ApiError: 404 when unknown or malformed; 403 when the user is not a member.
     """
     pid = parse_path_id(project_id, "project")
-    project = store.get_project(pid)
+    project = store.projects.get(pid)
     if project is None:
         raise not_found("project", pid)
-    if pid not in store.member_project_ids(email):
+    if pid not in store.users.member_project_ids(email):
         raise forbidden(email, f"project {pid}")
     return project
+
+
+def _may_see_resource(
+    store: ProjectStore, email: str, projects: list[str], owner: str | None
+) -> bool:
+    return owner == email or bool(store.users.member_project_ids(email).intersection(projects))
 
 
 def require_resource(
@@ -141,23 +223,25 @@ def require_resource(
 ) -> tuple[dict[str, Any], str]:
     """Return a resource the user may see, with its blob hash.
 
+    A user sees the resources of their projects and the ones they uploaded.
+
     Args:
         store: The store.
         email: The authenticated user.
-        resource_id: Raw id from the path.
+        resource_id: Raw id (from the path or a body).
 
     Returns:
         ``(record, blob_sha256)``.
 
     Raises:
-        ApiError: 404 when unknown or malformed; 403 when none of its projects has the user.
+        ApiError: 404 when unknown or malformed; 403 when the user may not see it.
     """
     rid = parse_path_id(resource_id, "resource")
-    found = store.get_resource(rid)
+    found = store.resources.get(rid)
     if found is None:
         raise not_found("resource", rid)
-    record, sha, projects = found
-    if not store.member_project_ids(email).intersection(projects):
+    record, sha, projects, owner = found
+    if not _may_see_resource(store, email, projects, owner):
         raise forbidden(email, f"resource {rid}")
     return record, sha
 
@@ -179,19 +263,20 @@ def require_annotation(
         ApiError: 404 when unknown or malformed; 403 when the user may not see its resource.
     """
     aid = parse_path_id(annotation_id, "annotation")
-    found = store.get_annotation(aid)
+    found = store.annotations.get(aid)
     if found is None:
         raise not_found("annotation", aid)
-    record, sha, projects = found
-    if not store.member_project_ids(email).intersection(projects):
+    record, sha = found
+    resource = store.resources.get(record["resource_id"])
+    if resource is None or not _may_see_resource(store, email, resource[2], resource[3]):
         raise forbidden(email, f"annotation {aid}")
     return record, sha
 
 
 def require_worklist(
     store: ProjectStore, email: str, worklist_id: str
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Return a worklist the user may see, with its segmentation groups.
+) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """Return a worklist the user may see, with its segmentation groups and project id.
 
     Args:
         store: The store.
@@ -199,19 +284,19 @@ def require_worklist(
         worklist_id: Raw id from the path.
 
     Returns:
-        ``(record, groups or None)``.
+        ``(record, groups or None, project_id)``.
 
     Raises:
         ApiError: 404 when unknown or malformed; 403 when the user is not a project member.
     """
     wid = parse_path_id(worklist_id, "worklist")
-    found = store.get_worklist(wid)
+    found = store.worklists.get(wid)
     if found is None:
         raise not_found("worklist", wid)
     record, groups, project_id = found
-    if project_id not in store.member_project_ids(email):
+    if project_id not in store.users.member_project_ids(email):
         raise forbidden(email, f"worklist {wid}")
-    return record, groups
+    return record, groups, project_id
 
 
 def parse_paging(offset: Any, limit: Any) -> tuple[int, int | None]:
@@ -241,7 +326,7 @@ def parse_paging(offset: Any, limit: Any) -> tuple[int, int | None]:
     return off, lim
 
 
-def page(items: Sequence[T], offset: int, limit: int | None) -> list[T]:
+def page_of(items: Sequence[T], offset: int, limit: int | None) -> list[T]:
     """Return ``items[offset : offset + limit]`` (everything from ``offset`` without limit).
 
     Args:

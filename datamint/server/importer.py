@@ -13,6 +13,9 @@ nothing here knows a file name. What an import does:
 - records keep every key of the manifest and gain the keys the wire requires
   (contract/API.md §4.3, §4.4); ``size``/``sha256`` describe the bytes actually served;
   timestamps are normalised to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``;
+- a resource whose ``metadata`` lacks ``frame_count``, ``width`` or ``height`` gets them
+  from its file's header; re-imported content that changed gets a new ``created_at``
+  (contract §11.1), unchanged content keeps the stored one;
 - the project's creator, its annotators, its worklists' annotators and ``members`` become
   project members;
 - everything is written in one transaction; importing twice leaves one copy.
@@ -22,31 +25,27 @@ from __future__ import annotations
 
 import copy
 import json
-import mimetypes
-import uuid
-import zipfile
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any
 
-from datamint.schema import ResourceKind, resource_kind
-from datamint.server.blobs import hash_file
-from datamint.server.errors import ManifestError, ManifestIntegrityError
+from datamint.server.errors import ManifestError
+from datamint.server.import_common import (
+    build_series_zip,
+    fill_metadata,
+    keep_or_restamp,
+)
+from datamint.server.manifest_entries import ManifestEntries
+from datamint.server.metadata import infer_mimetype, storage_for
 from datamint.server.store import ProjectBundle, ProjectStore
-from datamint.server.timeutil import format_us, now_us, to_iso, to_us
+from datamint.server.store.annotations import blob_location
+from datamint.server.timeutil import format_us, now_us
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "build_series_zip", "import_project"]
 
 MANIFEST_FORMAT = "datamint-project-manifest"
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "project.json"
-
-#: Namespace of the UUIDv5 ids derived for manifest entries that carry none.
-_ID_NAMESPACE = uuid.UUID("6f1c3c3e-4b8a-5d0e-9a57-2f2b6c1d9e40")
-#: DOS epoch: the earliest ZIP timestamp; used for every entry so archives are reproducible.
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CHUNK_BYTES = 1 << 20
-_TIME_KEYS = ("created_at", "deleted_at", "published_on", "updated_at")
 
 
 def import_project(
@@ -85,40 +84,6 @@ def import_project(
     return str(bundle.project["id"])
 
 
-def build_series_zip(files: list[tuple[str, Path]], out: BinaryIO) -> None:
-    """Write the files of a series as a reproducible ZIP archive.
-
-    Entries are stored (ZIP_STORED), sorted by their manifest path, named by base name,
-    dated 1980-01-01 00:00:00 with mode 0644, so equal inputs give byte-identical archives.
-
-    Args:
-        files: ``(manifest path, file on disk)`` pairs; base names must be unique.
-        out: Seekable binary file to write the archive into.
-
-    Raises:
-        ValueError: If two files share a base name (the archive would be ambiguous).
-        OSError: If a file cannot be read.
-    """
-    ordered = sorted(files, key=lambda item: item[0])
-    names = [PurePosixPath(rel).name for rel, _ in ordered]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"series files share base names {duplicates}; rename them")
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, (_, path) in zip(names, ordered, strict=True):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            size = path.stat().st_size
-            with (
-                open(path, "rb") as src,
-                archive.open(info, "w", force_zip64=size >= 0x7FFFFFFF) as dst,
-            ):
-                for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
-                    dst.write(chunk)
-
-
 def _load_manifest(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ManifestError(f"{path} not found: a project folder must hold {MANIFEST_NAME}")
@@ -145,108 +110,11 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _infer_mimetype(filename: str) -> str:
-    lower = filename.lower()
-    if lower.endswith((".nii", ".nii.gz")):
-        return "application/x-nifti"
-    if lower.endswith((".dcm", ".dicom")) or lower.endswith("/"):
-        return "application/dicom"
-    guessed, _ = mimetypes.guess_type(lower)
-    return guessed or "application/octet-stream"
-
-
-_STORAGE_OF_KIND = {
-    ResourceKind.DICOM: "DicomResource",
-    ResourceKind.NIFTI: "NiftiResource",
-    ResourceKind.VOLUME: "VolumeResource",
-    ResourceKind.VIDEO: "VideoResource",
-    ResourceKind.IMAGE: "ImageResource",
-    ResourceKind.GENERIC: "FileResource",
-}
-
-
-def _infer_storage(mimetype: str, filename: str) -> str:
-    """Storage name of the kind the client will see (contract §5.1, via ``schema``)."""
-    return _STORAGE_OF_KIND[resource_kind({"mimetype": mimetype, "filename": filename})]
-
-
-def _blob_location(sha: str) -> str:
-    return f"blobs/{sha[:2]}/{sha}"
-
-
-class _Context:
-    """State of one import: paths, ids seen so far, and error locations."""
-
-    def __init__(self, store: ProjectStore, project_dir: Path, manifest_path: Path) -> None:
-        self.store = store
-        self.project_dir = project_dir
-        self.root = project_dir.resolve()
-        self.manifest_path = manifest_path
-        self.project_id = ""
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def fail(self, where: str, message: str) -> ManifestError:
-        return ManifestError(f"{self.manifest_path}: {where}: {message}")
-
-    def canonical_id(self, value: Any, where: str, *derive_from: str) -> str:
-        if value is None or value == "":
-            return str(uuid.uuid5(_ID_NAMESPACE, "/".join((self.project_id, *derive_from))))
-        try:
-            return str(uuid.UUID(str(value)))
-        except ValueError:
-            raise self.fail(where, f"id {value!r} is not a UUID") from None
-
-    def timestamp(self, value: Any, where: str) -> str | None:
-        if value is None:
-            return None
-        try:
-            return to_iso(str(value))
-        except ValueError as exc:
-            raise self.fail(where, str(exc)) from None
-
-    def normalise_times(self, record: dict[str, Any], where: str) -> None:
-        for key in _TIME_KEYS:
-            if record.get(key) is not None:
-                record[key] = self.timestamp(record[key], f"{where}.{key}")
-
-    def source(self, rel: Any, where: str) -> Path:
-        if not isinstance(rel, str) or not rel:
-            raise self.fail(where, f"file path {rel!r} must be a non-empty string")
-        pure = PurePosixPath(rel)
-        if pure.is_absolute() or ".." in pure.parts:
-            raise self.fail(where, f"file path {rel!r} must be relative and stay inside the folder")
-        path = (self.project_dir / pure).resolve()
-        if not path.is_relative_to(self.root):
-            raise self.fail(where, f"file path {rel!r} leaves the project folder")
-        if not path.is_file():
-            raise self.fail(where, f"file {rel!r} not found in {self.project_dir}")
-        return path
-
-    def verify(self, path: Path, rel: str, expected: dict[str, Any], where: str) -> None:
-        want_sha, want_size = expected.get("sha256"), expected.get("size")
-        if want_sha is None and want_size is None:
-            return
-        sha, size = hash_file(path)
-        if want_sha is not None and str(want_sha).lower() != sha:
-            raise ManifestIntegrityError(
-                f"{self.manifest_path}: {where}: file {rel!r} has sha256 {sha}, "
-                f"the manifest says {want_sha}; the file was changed or corrupted"
-            )
-        if want_size is not None and int(want_size) != size:
-            raise ManifestIntegrityError(
-                f"{self.manifest_path}: {where}: file {rel!r} has {size} bytes, the manifest "
-                f"says {want_size}"
-            )
-
-    def store_file(self, rel: str, expected: dict[str, Any], where: str) -> tuple[str, int]:
-        path = self.source(rel, where)
-        self.verify(path, rel, expected, where)
-        return self.store.blobs.put_file(path)
-
-    # -- entries -----------------------------------------------------------------------
+class _Context(ManifestEntries):
+    """One import: builds the bundle from the manifest's entries."""
 
     def build(self, manifest: dict[str, Any]) -> ProjectBundle:
+        """Build the whole bundle of a manifest."""
         project = self.project(manifest)
         worklists = [
             self.worklist(item, f"worklists[{i}]")
@@ -288,6 +156,7 @@ class _Context:
         )
 
     def project(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Build the Project record."""
         record: dict[str, Any] = copy.deepcopy(manifest["project"])
         name = record.get("name")
         if not isinstance(name, str) or not name:
@@ -306,53 +175,11 @@ class _Context:
             None, "project.dataset_id", "dataset"
         )
         record.pop("resource_count", None)  # computed live by the store
+        self.stored = {
+            r["id"]: r
+            for r in self.store.resources.project_records(self.project_id, include_deleted=True)
+        }
         return record
-
-    def worklist(self, item: Any, where: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        if not isinstance(item, dict):
-            raise self.fail(where, "a worklist must be an object")
-        record = copy.deepcopy(item)
-        name = record.get("name")
-        if not isinstance(name, str) or not name:
-            raise self.fail(f"{where}.name", "a non-empty worklist name is required")
-        record["id"] = self.canonical_id(record.get("id"), f"{where}.id", "worklist", name)
-        record["project_id"] = self.project_id
-        self.normalise_times(record, where)
-        record.setdefault("annotators", [])
-        record.setdefault("annotations", [])
-        record["resource_ids"] = [
-            self.canonical_id(rid, f"{where}.resource_ids[{i}]")
-            for i, rid in enumerate(record.get("resource_ids") or [])
-        ]
-        group = record.get("segmentation_group")
-        groups: dict[str, Any] | None = None
-        if group is not None:
-            if not isinstance(group, dict) or not isinstance(group.get("groups", {}), dict):
-                raise self.fail(
-                    f"{where}.segmentation_group",
-                    "expected {segmentation_value_type, groups: {name: {index, color}}}",
-                )
-            groups = {}
-            for label, spec in group.get("groups", {}).items():
-                if not isinstance(spec, dict) or not isinstance(spec.get("index"), int):
-                    raise self.fail(
-                        f"{where}.segmentation_group.groups.{label}",
-                        "expected {index: int (1-based), color: [r, g, b, a]}",
-                    )
-                groups[label] = {"index": spec["index"], "color": spec.get("color")}
-        return record, groups
-
-    @staticmethod
-    def worklist_index(
-        worklists: list[tuple[dict[str, Any], dict[str, Any] | None]],
-    ) -> dict[str, str]:
-        index: dict[str, str] = {}
-        for record, _ in worklists:
-            for rid in record["resource_ids"]:
-                index.setdefault(rid, record["id"])
-        if worklists:
-            index[""] = worklists[0][0]["id"]
-        return index
 
     def resource(
         self,
@@ -361,6 +188,7 @@ class _Context:
         project: dict[str, Any],
         people: dict[str, dict[str, Any]],
     ) -> tuple[dict[str, Any], str]:
+        """Build one Resource record and store its file."""
         if not isinstance(item, dict):
             raise self.fail(where, "a resource must be an object")
         record = copy.deepcopy(item)
@@ -400,7 +228,10 @@ class _Context:
             rel = str(record["file"]) if isinstance(record.get("file"), str) else filename
             sha, size = self.store_file(rel, record, where)
         self.normalise_times(record, where)
-        mimetype = record.get("mimetype") or _infer_mimetype(filename)
+        stored = self.stored.get(record["id"])
+        if stored is not None:
+            keep_or_restamp(record, stored, sha)
+        mimetype = record.get("mimetype") or infer_mimetype(filename)
         created_by = record.get("created_by") or project.get("created_by")
         person = people.get(str(created_by), {})
         first, _, last = str(person.get("name") or str(created_by or "").split("@")[0]).partition(
@@ -408,8 +239,8 @@ class _Context:
         )
         status = record.get("status") or "published"
         defaults: dict[str, Any] = {
-            "storage": _infer_storage(mimetype, filename),
-            "location": _blob_location(sha),
+            "storage": storage_for(mimetype, filename),
+            "location": blob_location(sha),
             "upload_channel": "datamint-import",
             "customer_id": "local",
             "status": status,
@@ -430,6 +261,7 @@ class _Context:
         record["resource_uri"] = f"/resources/{record['id']}/file"
         record["size"] = size
         record["sha256"] = sha
+        fill_metadata(record, self.store.blob_path(sha))
         return record, sha
 
     def annotation(
@@ -439,6 +271,7 @@ class _Context:
         created_of: dict[str, str],
         worklist_of: dict[str, str],
     ) -> tuple[dict[str, Any], str | None]:
+        """Build one Annotation record and store its file, if any."""
         if not isinstance(item, dict):
             raise self.fail(where, "an annotation must be an object")
         record = copy.deepcopy(item)
@@ -472,7 +305,7 @@ class _Context:
             sha, size = self.store_file(record["file"], record, f"{where}.file")
             record["sha256"] = sha
             record["size"] = size
-            record["associated_file"] = _blob_location(sha)
+            record["associated_file"] = blob_location(sha)
         else:
             record.setdefault("file", None)
             record["associated_file"] = None
@@ -490,40 +323,3 @@ class _Context:
             if record.get(key) is None:
                 record[key] = value
         return record, sha
-
-    def splits(
-        self, rows: list[Any], resource_ids: set[str], project: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = []
-        current: dict[str, int] = {}
-        for i, row in enumerate(rows):
-            where = f"splits[{i}]"
-            if not isinstance(row, dict) or not isinstance(row.get("split_name"), str):
-                raise self.fail(where, "expected {resource_id, split_name, created_at?, ...}")
-            rid = self.canonical_id(row.get("resource_id"), f"{where}.resource_id")
-            if rid not in resource_ids:
-                raise self.fail(f"{where}.resource_id", f"resource {rid} not found in the manifest")
-            created = self.timestamp(row.get("created_at"), f"{where}.created_at")
-            created = created or project["created_at"]
-            deleted = self.timestamp(row.get("deleted_at"), f"{where}.deleted_at")
-            entry = {
-                "id": self.canonical_id(
-                    row.get("id"), f"{where}.id", "split", rid, row["split_name"], str(created)
-                ),
-                "resource_id": rid,
-                "split_name": row["split_name"],
-                "created_at_us": to_us(created),
-                "created_by": row.get("created_by") or project.get("created_by"),
-                "deleted_at_us": None if deleted is None else to_us(deleted),
-                "deleted_by": row.get("deleted_by"),
-            }
-            if deleted is None:
-                if rid in current:
-                    raise self.fail(
-                        where,
-                        f"resource {rid} already has a current split row (splits[{current[rid]}]); "
-                        "set deleted_at on the older one",
-                    )
-                current[rid] = i
-            result.append(entry)
-        return result

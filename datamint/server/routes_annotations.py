@@ -1,18 +1,27 @@
-"""Annotation routes (contract/API.md §4.4): search, one annotation, its file."""
+"""Annotation read routes (contract/API.md §4.4): search, one annotation, its file.
+
+``POST /annotations/search`` filters in SQL and caches the ordered matches per user and
+body (paging excluded) for the current store generation, so a dataset paging through
+500 000 annotations with all its resource ids in every body runs the search once.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
-from datetime import date
+from array import array
+from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, Response
 
 from datamint.server.deps import (
+    ERROR_RESPONSES,
+    CacheDep,
     StoreDep,
     UserDep,
-    page,
+    page_of,
     parse_body_id,
     parse_paging,
     parse_path_id,
@@ -21,114 +30,110 @@ from datamint.server.deps import (
 )
 from datamint.server.errors import ApiError, not_found
 from datamint.server.files import blob_response
-from datamint.server.timeutil import parse_iso
+from datamint.server.listing import json_page, json_response
+from datamint.server.models import Annotation, AnnotationPage, AnnotationSearch
+from datamint.server.store.annotations import AnnotationFilter
+from datamint.server.store.db import canonical_uuid
+from datamint.server.timeutil import parse_iso, to_us
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["annotations"])
+router = APIRouter(tags=["annotations"], responses=ERROR_RESPONSES)
 
-_DELETED_MODES = ("exclude", "include", "only")
+_DAY_US = int(timedelta(days=1).total_seconds() * 1_000_000)
 
 
-def _day(value: Any, name: str) -> date | None:
+def _day_us(value: str | None, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return parse_iso(str(value)).date()
+        return to_us(parse_iso(str(value)).date().isoformat())
     except ValueError:
         raise ApiError(422, f"{name}: {str(value)[:100]!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _wanted_resources(body: dict[str, Any]) -> list[str] | None:
+def _wanted_resources(body: AnnotationSearch) -> list[str] | None:
     ids: list[str] | None = None
-    if body.get("resource_ids") is not None:
-        if not isinstance(body["resource_ids"], list):
-            raise ApiError(422, "resource_ids: expected a list of resource ids")
-        ids = [parse_body_id(rid, "resource_ids") for rid in body["resource_ids"]]
-    if body.get("resource_id") is not None:
-        ids = [*(ids or []), parse_body_id(body["resource_id"], "resource_id")]
-    return ids
+    if body.resource_ids is not None:
+        ids = []
+        for value in body.resource_ids:
+            canonical = canonical_uuid(value)
+            if canonical is None:
+                raise ApiError(422, f"resource_ids: {str(value)[:100]!r} is not a valid UUID")
+            ids.append(canonical)
+    if body.resource_id is not None:
+        ids = [*(ids or []), parse_body_id(body.resource_id, "resource_id")]
+    return None if ids is None else sorted(set(ids))
 
 
-@router.post("/annotations/search", response_model=None)
+@router.post("/annotations/search", response_model=AnnotationPage)
 def search_annotations(
     store: StoreDep,
     user: UserDep,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
-) -> dict[str, Any]:
-    """Search the annotations on the user's resources.
+    cache: CacheDep,
+    body: Annotated[AnnotationSearch | None, Body()] = None,
+) -> Response:
+    """Search the annotations on the resources the user can see.
 
     By default every status, source, worklist and project is returned, and no deleted
-    annotation (contract §4.4). Every returned annotation's ``resource_id`` is one of the
-    requested ids when ``resource_ids``/``resource_id`` are given.
+    annotation (contract §4.4). With ``resource_ids``/``resource_id`` only those
+    resources' annotations are returned. Order: insertion order.
 
     Args:
         store: The store.
         user: The authenticated user.
-        body: JSON object; keys ``resource_id``, ``resource_ids``, ``annotation_type``,
+        cache: The listing cache.
+        body: Filters (``resource_id``, ``resource_ids``, ``annotation_type``,
             ``annotatorEmail``, ``from``/``to`` (``YYYY-MM-DD``, on ``created_at``),
-            ``dataset_id``, ``annotation_worklist_id``, ``status``, ``source``, ``deleted``
-            (``exclude``/``include``/``only``), ``load_ai_segmentations`` (accepted,
-            ignored), and paging ``offset``/``limit`` as integers or numeric strings.
+            ``dataset_id``, ``annotation_worklist_id``, ``status``, ``source``, ``deleted``;
+            ``load_ai_segmentations`` is accepted and ignored) and paging ``offset``/``limit``
+            as integers or numeric strings.
 
     Returns:
         ``{"data": [{"annotations": [...]}], "totalCount": N}``.
 
     Raises:
-        ApiError: 422 for a malformed body, id, date, paging value or deleted mode.
+        ApiError: 422 for a malformed id, date or paging value.
     """
-    body = body or {}
-    offset, limit = parse_paging(body.get("offset"), body.get("limit"))
-    deleted = str(body.get("deleted") or "exclude")
-    if deleted not in _DELETED_MODES:
-        raise ApiError(422, f"deleted: expected exclude, include or only, got {deleted[:50]!r}")
-    first_day, last_day = _day(body.get("from"), "from"), _day(body.get("to"), "to")
-    member_of = store.member_project_ids(user)
-    found = store.annotations_in_projects(
-        member_of, resource_ids=_wanted_resources(body), deleted=deleted
+    body = body or AnnotationSearch()
+    offset, limit = parse_paging(body.offset, body.limit)
+    visibility = store.visibility(user)
+    project_ids = None
+    if body.dataset_id is not None:
+        project_ids = [
+            p["id"]
+            for p in store.projects.list(visibility.project_ids)
+            if p.get("dataset_id") == body.dataset_id
+        ]
+    last_day = _day_us(body.to, "to")
+    flt = AnnotationFilter(
+        annotation_type=body.annotation_type,
+        annotator=body.annotatorEmail or None,
+        status=body.status,
+        source=body.source,
+        worklist_id=body.annotation_worklist_id,
+        project_ids=project_ids,
+        from_us=_day_us(body.from_, "from"),
+        to_us=None if last_day is None else last_day + _DAY_US,
+        deleted=body.deleted or "exclude",
     )
-    dataset_resources: set[str] | None = None
-    if body.get("dataset_id") is not None:
-        dataset_resources = set()
-        for project in store.list_projects(member_of):
-            if project.get("dataset_id") == body["dataset_id"]:
-                dataset_resources.update(
-                    r["id"] for r in store.project_resources(project["id"], include_deleted=True)
-                )
-    equal_keys = {
-        "annotation_type": "type",
-        "annotation_worklist_id": "annotation_worklist_id",
-        "status": "status",
-        "source": "source",
-    }
-    annotator = str(body.get("annotatorEmail") or "").lower()
-    selected: list[dict[str, Any]] = []
-    for record in found:
-        if any(
-            body.get(key) is not None and record.get(field) != body[key]
-            for key, field in equal_keys.items()
-        ):
-            continue
-        if annotator and str(record.get("created_by") or "").lower() != annotator:
-            continue
-        if dataset_resources is not None and record["resource_id"] not in dataset_resources:
-            continue
-        if first_day or last_day:
-            try:
-                day = parse_iso(str(record.get("created_at"))).date()
-            except ValueError:
-                continue
-            if (first_day and day < first_day) or (last_day and day > last_day):
-                continue
-        selected.append(record)
-    return {
-        "data": [{"annotations": page(selected, offset, limit)}],
-        "totalCount": len(selected),
-    }
+    # Key on the ids as sent: a hit means this very body was validated before, so the
+    # 100 000 ids a dataset sends with every page are parsed once per listing.
+    sent = [*(body.resource_ids or []), "\x00", *([body.resource_id] if body.resource_id else [])]
+    digest = hashlib.sha256("\x00".join(map(str, sent)).encode()).hexdigest()
+    key = ("annotations", visibility, body.resource_ids is None, repr(flt), digest)
+
+    def compute() -> array:
+        flt.resource_ids = _wanted_resources(body)
+        return store.annotations.search_seqs(visibility, flt)
+
+    seqs = cache.get(key, store.db.generation(), compute)
+    rows = store.annotations.records_by_seq(page_of(seqs, offset, limit))
+    return json_page("annotations", rows, len(seqs))
 
 
-@router.get("/annotations/{annotation_id}", response_model=None)
-def get_annotation(store: StoreDep, user: UserDep, annotation_id: str) -> dict[str, Any]:
+@router.get("/annotations/{annotation_id}", response_model=Annotation)
+def get_annotation(store: StoreDep, user: UserDep, annotation_id: str) -> Response:
     """Return one annotation (deleted ones too, with ``deleted_at`` set).
 
     Args:
@@ -140,13 +145,22 @@ def get_annotation(store: StoreDep, user: UserDep, annotation_id: str) -> dict[s
         The Annotation record.
     """
     record, _ = require_annotation(store, user, annotation_id)
-    return record
+    return json_response(record)
 
 
-@router.api_route(
+@router.head("/annotations/{resource_id}/annotations/{annotation_id}/file", include_in_schema=False)
+@router.get(
     "/annotations/{resource_id}/annotations/{annotation_id}/file",
-    methods=["GET", "HEAD"],
-    response_model=None,
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the mask file (PNG or NIfTI)",
+        },
+        206: {"content": {"*/*": {}}, "description": "one byte range"},
+        304: {"description": "unchanged (If-None-Match)"},
+        416: {"description": "range not satisfiable"},
+    },
 )
 def annotation_file(
     request: Request, store: StoreDep, user: UserDep, resource_id: str, annotation_id: str

@@ -1,25 +1,42 @@
-"""Resource routes (contract/API.md §4.3): the filtered list, one resource, its file."""
+"""Resource read routes (contract/API.md §4.3): the filtered list, channels, one resource,
+its file.
+
+``GET /resources`` filters and orders in SQL; the ordered matches are cached per user and
+filter for the current store generation (:class:`~datamint.server.listing.ListingCache`),
+so paging through 100 000 resources runs the filter once.
+"""
 
 from __future__ import annotations
 
 import json
 import mimetypes
-from datetime import date
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from datamint.server.deps import MAX_PAGE, StoreDep, UserDep, page, require_resource
+from datamint.server.deps import (
+    ERROR_RESPONSES,
+    MAX_PAGE,
+    CacheDep,
+    StoreDep,
+    UserDep,
+    page_of,
+    require_resource,
+)
 from datamint.server.errors import ApiError
 from datamint.server.files import blob_response
-from datamint.server.timeutil import parse_iso
+from datamint.server.listing import json_page, json_response
+from datamint.server.models import ChannelPage, Resource, ResourcePage
+from datamint.server.store.resource_search import ORDER_FIELDS, ResourceFilter, search_seqs
+from datamint.server.timeutil import parse_iso, to_us
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["resources"])
+router = APIRouter(tags=["resources"], responses=ERROR_RESPONSES)
 
-_ORDER_FIELDS = ("modality", "created_by", "published_by", "published_on", "filename", "created_at")
+_DAY_US = int(timedelta(days=1).total_seconds() * 1_000_000)
 
 
 def _parse_filter(text: str | None, name: str, default_type: str) -> tuple[list[str], str] | None:
@@ -45,55 +62,42 @@ def _parse_filter(text: str | None, name: str, default_type: str) -> tuple[list[
     return [str(item) for item in items], str(kind)
 
 
-def _matches(values: set[str], wanted: tuple[list[str], str] | None) -> bool:
-    if wanted is None:
-        return True
-    items, kind = wanted
-    if kind == "intersection":
-        return all(item in values for item in items)
-    return any(item in values for item in items)
-
-
-def _day(text: str | None, name: str) -> date | None:
+def _day_us(text: str | None, name: str) -> int | None:
     if not text:
         return None
     try:
-        return parse_iso(text).date()
+        day = parse_iso(text).date()
     except ValueError:
         raise ApiError(422, f"{name}: {text[:100]!r} is not a date (YYYY-MM-DD)") from None
+    return to_us(day.isoformat())
 
 
-def _created_day(record: dict[str, Any]) -> date | None:
-    try:
-        return parse_iso(str(record.get("created_at"))).date()
-    except ValueError:
-        return None
-
-
-@router.get("/resources", response_model=None)
+@router.get("/resources", response_model=ResourcePage)
 def search_resources(
     store: StoreDep,
     user: UserDep,
+    cache: CacheDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=MAX_PAGE)] = None,
-    status: str = "",
+    status: Annotated[str, Query(pattern="^(|inbox|published)$")] = "",
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
     modality: str | None = None,
     mimetype: str | None = None,
     filename: str | None = None,
     channel_name: str | None = None,
-    order_field: str | None = None,
+    order_field: Annotated[str | None, Query(pattern="^(" + "|".join(ORDER_FIELDS) + ")$")] = None,
     order_by_asc: bool = False,
-    deleted: str = "exclude",
+    deleted: Annotated[str, Query(pattern="^(exclude|include|only)$")] = "exclude",
     project: str | None = None,
     tags: str | None = None,
-) -> dict[str, Any]:
-    """List the resources of the user's projects, filtered and paged.
+) -> Response:
+    """List the resources the user can see, filtered and paged.
 
     Args:
         store: The store.
         user: The authenticated user.
+        cache: The listing cache.
         offset: Index of the first resource.
         limit: Page size, up to 5000; everything when absent.
         status: ``""`` (any), ``inbox`` or ``published``.
@@ -104,7 +108,7 @@ def search_resources(
         filename: Case-insensitive substring of the filename.
         channel_name: Exact ``upload_channel``.
         order_field: One of modality, created_by, published_by, published_on, filename,
-            created_at; import order when absent.
+            created_at; insertion order when absent. Missing values sort last.
         order_by_asc: Ascending order (default descending) when ``order_field`` is given.
         deleted: ``exclude`` (default), ``include`` or ``only``.
         project: JSON text ``{"items": [names], "filterType": "intersection"}`` (a plain
@@ -115,56 +119,60 @@ def search_resources(
         ``{"data": [{"resources": [...]}], "totalCount": N}``; N counts every match.
 
     Raises:
-        ApiError: 422 for an unknown status, deleted mode, order field or a bad filter.
+        ApiError: 422 for a malformed date or filter.
     """
-    if status not in ("", "inbox", "published"):
-        raise ApiError(422, f"status: expected '', 'inbox' or 'published', got {status[:50]!r}")
-    if deleted not in ("exclude", "include", "only"):
-        raise ApiError(422, f"deleted: expected exclude, include or only, got {deleted[:50]!r}")
-    if order_field is not None and order_field not in _ORDER_FIELDS:
-        raise ApiError(422, f"order_field: expected one of {', '.join(_ORDER_FIELDS)}")
-    project_filter = _parse_filter(project, "project", "intersection")
-    tag_filter = _parse_filter(tags, "tags", "union")
-    first_day, last_day = _day(from_, "from"), _day(to, "to")
-    member_of = store.member_project_ids(user)
-    names = {p["id"]: p["name"] for p in store.list_projects(member_of)}
-    selected: list[dict[str, Any]] = []
-    for record, project_ids in store.resources_in_projects(member_of):
-        is_deleted = bool(record.get("deleted"))
-        if (deleted == "exclude" and is_deleted) or (deleted == "only" and not is_deleted):
-            continue
-        if status and record.get("status") != status:
-            continue
-        if modality and str(record.get("modality") or "").lower() != modality.lower():
-            continue
-        if mimetype and str(record.get("mimetype") or "").lower() != mimetype.lower():
-            continue
-        if filename and filename.lower() not in str(record.get("filename") or "").lower():
-            continue
-        if channel_name and record.get("upload_channel") != channel_name:
-            continue
-        if not _matches({names[pid] for pid in project_ids if pid in names}, project_filter):
-            continue
-        if not _matches({str(t) for t in record.get("tags") or []}, tag_filter):
-            continue
-        if first_day or last_day:
-            day = _created_day(record)
-            if day is None or (first_day and day < first_day) or (last_day and day > last_day):
-                continue
-        selected.append(record)
-    if order_field is not None:
-        present = [r for r in selected if r.get(order_field) is not None]
-        missing = [r for r in selected if r.get(order_field) is None]
-        present.sort(key=lambda r: (str(r[order_field]), r["id"]), reverse=not order_by_asc)
-        selected = present + missing
-    return {
-        "data": [{"resources": page(selected, offset, limit)}],
-        "totalCount": len(selected),
-    }
+    visibility = store.visibility(user)
+    flt = ResourceFilter(
+        status=status,
+        deleted=deleted,
+        from_us=_day_us(from_, "from"),
+        modality=modality,
+        mimetype=mimetype,
+        filename=filename,
+        channel=channel_name,
+        tags=_parse_filter(tags, "tags", "union"),
+        order_field=order_field,
+        ascending=order_by_asc,
+    )
+    last_day = _day_us(to, "to")
+    flt.to_us = None if last_day is None else last_day + _DAY_US
+    names = _parse_filter(project, "project", "intersection")
+    if names is not None:
+        found = store.projects.ids_by_name(names[0], visibility.project_ids)
+        if names[1] == "intersection" and len(found) < len(set(names[0])):
+            return json_page("resources", [], 0)
+        flt.project_ids = ([found[name] for name in names[0] if name in found], names[1])
+    key = ("resources", visibility, repr(flt))
+    seqs = cache.get(key, store.db.generation(), lambda: search_seqs(store.db, visibility, flt))
+    rows = store.resources.records_by_seq(page_of(seqs, offset, limit))
+    return json_page("resources", rows, len(seqs))
 
 
-@router.get("/resources/{resource_id}", response_model=None)
-def get_resource(store: StoreDep, user: UserDep, resource_id: str) -> dict[str, Any]:
+@router.get("/resources/channels", response_model=ChannelPage)
+def list_channels(
+    store: StoreDep,
+    user: UserDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_PAGE)] = None,
+) -> dict[str, Any]:
+    """List the upload channels of the resources the user can see.
+
+    Args:
+        store: The store.
+        user: The authenticated user.
+        offset: Index of the first channel.
+        limit: Page size, up to 5000.
+
+    Returns:
+        ``{"data": [{"channels": [{channel_name, resource_count, created_at}]}],
+        "totalCount": N}``.
+    """
+    channels = store.resources.channels(store.visibility(user))
+    return {"data": [{"channels": page_of(channels, offset, limit)}], "totalCount": len(channels)}
+
+
+@router.get("/resources/{resource_id}", response_model=Resource)
+def get_resource(store: StoreDep, user: UserDep, resource_id: str) -> Response:
     """Return one resource (deleted ones too, with ``deleted: true``).
 
     Args:
@@ -176,10 +184,23 @@ def get_resource(store: StoreDep, user: UserDep, resource_id: str) -> dict[str, 
         The Resource record.
     """
     record, _ = require_resource(store, user, resource_id)
-    return record
+    return json_response(record)
 
 
-@router.api_route("/resources/{resource_id}/file", methods=["GET", "HEAD"], response_model=None)
+@router.head("/resources/{resource_id}/file", include_in_schema=False)
+@router.get(
+    "/resources/{resource_id}/file",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the stored bytes (Content-Type from the resource's mimetype)",
+        },
+        206: {"content": {"*/*": {}}, "description": "one byte range"},
+        304: {"description": "unchanged (If-None-Match)"},
+        416: {"description": "range not satisfiable"},
+    },
+)
 def resource_file(request: Request, store: StoreDep, user: UserDep, resource_id: str) -> Response:
     """Return the raw bytes of a resource's stored file (a ZIP archive for a DICOM series).
 

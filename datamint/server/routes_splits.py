@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from datamint.exceptions import ItemNotFoundError
 from datamint.server.deps import (
+    ERROR_RESPONSES,
     StoreDep,
     UserDep,
     parse_body_id,
@@ -20,21 +20,15 @@ from datamint.server.deps import (
     require_project,
 )
 from datamint.server.errors import ApiError, not_found
+from datamint.server.models import SplitAssignment, SplitRow
 from datamint.server.timeutil import to_us
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["splits"])
+router = APIRouter(tags=["splits"], responses=ERROR_RESPONSES)
 
 
-class SplitAssignment(BaseModel):
-    """Body of ``POST /projects/{id}/splits``; unknown keys are ignored."""
-
-    resource_ids: list[str]
-    split_name: str = Field(min_length=1)
-
-
-@router.get("/projects/{project_id}/splits", response_model=None)
+@router.get("/projects/{project_id}/splits", response_model=list[SplitRow])
 def list_splits(
     store: StoreDep,
     user: UserDep,
@@ -67,10 +61,10 @@ def list_splits(
             as_of_us = to_us(as_of_timestamp)
         except ValueError as exc:
             raise ApiError(422, f"as_of_timestamp: {exc}") from None
-    return store.list_splits(project["id"], as_of_us=as_of_us, split_name=split_name or None)
+    return store.splits.list_splits(project["id"], as_of_us=as_of_us, split_name=split_name or None)
 
 
-@router.post("/projects/{project_id}/splits", status_code=201, response_model=None)
+@router.post("/projects/{project_id}/splits", status_code=201, response_model=list[SplitRow])
 def assign_split(
     store: StoreDep, user: UserDep, project_id: str, body: SplitAssignment
 ) -> list[dict[str, Any]]:
@@ -92,12 +86,12 @@ def assign_split(
     project = require_project(store, user, project_id)
     ids = [parse_body_id(rid, "resource_ids") for rid in body.resource_ids]
     try:
-        return store.assign_split(project["id"], ids, body.split_name, user)
+        return store.splits.assign_split(project["id"], ids, body.split_name, user)
     except ItemNotFoundError as exc:
         raise ApiError(404, str(exc)) from None
 
 
-@router.get("/projects/{project_id}/resources/{resource_id}/split", response_model=None)
+@router.get("/projects/{project_id}/resources/{resource_id}/split", response_model=SplitRow)
 def resource_split(
     store: StoreDep, user: UserDep, project_id: str, resource_id: str
 ) -> dict[str, Any]:
@@ -117,7 +111,7 @@ def resource_split(
     """
     project = require_project(store, user, project_id)
     rid = parse_path_id(resource_id, "resource")
-    row = store.current_split(project["id"], rid)
+    row = store.splits.current_split(project["id"], rid)
     if row is None:
         raise not_found(
             "split of resource", rid, f"no current split assignment in project {project['id']}"

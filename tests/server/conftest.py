@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
+from datamint.demo import data_dir as demo_data_dir
 from datamint.server.importer import import_project
 from datamint.server.store import ProjectStore
-from datamint.demo import data_dir as demo_data_dir
 from datamint.testing.server import running_server
 
 MEMBER = "member@example.org"

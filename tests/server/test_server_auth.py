@@ -123,6 +123,6 @@ def test_request_log_has_one_line_per_request_and_no_key(
         assert client.get(f"/projects/{scratch.demo_project_id}").status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "datamint.server"]
     matching = [line for line in lines if f"/projects/{scratch.demo_project_id} 200" in line]
-    assert len(matching) == 1
+    assert len(matching) == 1, lines
     assert "member@example.org" in matching[0]
     assert all(scratch.member_key not in line for line in lines)

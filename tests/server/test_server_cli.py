@@ -13,8 +13,8 @@ import httpx
 from typer.testing import CliRunner
 
 from datamint.cli.main import app
-from datamint.server.store import ProjectStore
 from datamint.demo import data_dir as demo_data_dir
+from datamint.server.store import ProjectStore
 
 from .conftest import demo_manifest
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from datamint.demo import data_dir as demo_data_dir
 from datamint.server.errors import ManifestError, ManifestIntegrityError
 from datamint.server.importer import build_series_zip, import_project
 from datamint.server.store import ProjectStore
 from datamint.server.timeutil import format_us, parse_iso, to_iso, to_us
-from datamint.demo import data_dir as demo_data_dir
 
 from .conftest import MEMBER, MakeProject, demo_manifest
 
@@ -33,7 +33,7 @@ TABLES = (
 def _counts(store: ProjectStore) -> dict[str, int]:
     with sqlite3.connect(store.db_path) as conn:
         counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
-    counts["blobs"] = sum(1 for p in store.blob_dir.rglob("*") if p.is_file())
+    counts["blobs"] = sum(1 for p in store.blobs.root.rglob("*") if p.is_file())
     return counts
 
 
@@ -47,11 +47,11 @@ def test_demo_import_is_idempotent(tmp_path: Path) -> None:
     store = ProjectStore(tmp_path / "store")
     first = import_project(store, demo_data_dir(), members=["x@example.org"])
     counts = _counts(store)
-    resources = store.project_resources(first)
+    resources = store.resources.project_records(first)
     second = import_project(store, demo_data_dir(), members=["x@example.org"])
     assert first == second == demo_manifest()["project"]["id"]
     assert _counts(store) == counts
-    assert store.project_resources(first) == resources
+    assert store.resources.project_records(first) == resources
     manifest = demo_manifest()
     assert counts["resources"] == len(manifest["resources"])
     assert counts["annotations"] == len(manifest["annotations"])
@@ -83,8 +83,8 @@ def test_missing_ids_are_derived_stably(tmp_path: Path, make_project: MakeProjec
     two = ProjectStore(tmp_path / "two")
     pid = import_project(one, project.root)
     assert import_project(two, project.root) == pid
-    ids_one = [r["id"] for r in one.project_resources(pid)]
-    assert ids_one == [r["id"] for r in two.project_resources(pid)]
+    ids_one = [r["id"] for r in one.resources.project_records(pid)]
+    assert ids_one == [r["id"] for r in two.resources.project_records(pid)]
     assert len(set(ids_one)) == 2
 
 
@@ -153,18 +153,19 @@ def test_records_keep_manifest_keys_and_add_wire_keys(
     project = make_project()
     store = ProjectStore(tmp_path / "store")
     import_project(store, project.root, members=[MEMBER])
-    image = store.get_resource(project.image_id)
+    image = store.resources.get(project.image_id)
     assert image is not None
-    record, sha, projects = image
+    record, sha, projects, owner = image
+    assert owner is None
     assert projects == [project.project_id]
     assert record["custom_key"] == {"kept": True}
     assert record["storage"] == "ImageResource" and record["sha256"] == sha
     assert store.blob_path(sha).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    series = store.get_resource(project.series_id)
+    series = store.resources.get(project.series_id)
     assert series is not None and series[0]["storage"] == "DicomResource"
-    found = store.get_annotation(project.label_annotation_id)
+    found = store.annotations.get(project.label_annotation_id)
     assert found is not None
-    label, label_sha, _ = found
+    label, label_sha = found
     assert label_sha is None and label["file"] is None and label["associated_file"] is None
     assert label["annotation_worklist_id"] == project.worklist_id
     assert label["scope"] == "image" and label["frame_index"] is None
@@ -176,7 +177,7 @@ def test_changed_file_content_changes_associated_file(
     project = make_project()
     store = ProjectStore(tmp_path / "store")
     import_project(store, project.root)
-    before = store.get_annotation(project.mask_annotation_id)
+    before = store.annotations.get(project.mask_annotation_id)
     mask = project.root / "labels" / "photo_mask.png"
     mask.write_bytes(mask.read_bytes() + b"\0")
 
@@ -185,7 +186,7 @@ def test_changed_file_content_changes_associated_file(
 
     _rewrite(project.root, forget_hash)
     import_project(store, project.root)
-    after = store.get_annotation(project.mask_annotation_id)
+    after = store.annotations.get(project.mask_annotation_id)
     assert before is not None and after is not None
     assert after[0]["associated_file"] != before[0]["associated_file"]
     assert after[0]["size"] == before[0]["size"] + 1
@@ -208,7 +209,7 @@ def test_series_zip_is_deterministic(tmp_path: Path, make_project: MakeProject) 
     for name in ("a", "b"):
         store = ProjectStore(tmp_path / name)
         import_project(store, project.root)
-        found = store.get_resource(project.series_id)
+        found = store.resources.get(project.series_id)
         assert found is not None
         shas.append(found[1])
         assert store.blob_path(found[1]).read_bytes() == outputs[0]
@@ -246,3 +247,14 @@ def test_timestamps_parse_any_iso_and_format_with_microseconds(text: str, expect
 def test_timestamp_parse_errors_quote_the_value() -> None:
     with pytest.raises(ValueError, match="'21/04/2026'"):
         to_us("21/04/2026")
+
+
+def test_a_store_of_the_first_schema_asks_to_be_recreated(tmp_path: Path) -> None:
+    from datamint.exceptions import ValidationError
+
+    (tmp_path / "old").mkdir()
+    with sqlite3.connect(tmp_path / "old" / "store.sqlite3") as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    with pytest.raises(ValidationError, match="re-create the store"):
+        ProjectStore(tmp_path / "old")

@@ -176,7 +176,7 @@ def test_missing_blob_is_a_json_500_and_busy_port_fails_fast(tmp_path: Path) -> 
     project = write_synthetic_project(tmp_path / "p", "p", MEMBER)
     import_project(store, project.root)
     key = store.create_user(MEMBER)
-    found = store.get_resource(project.image_id)
+    found = store.resources.get(project.image_id)
     assert found is not None
     store.blob_path(found[1]).unlink()
     with running_server(store.store_dir) as server:
