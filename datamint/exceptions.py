@@ -18,7 +18,8 @@ or ``except LookupError`` around a lookup keeps working::
     ├── DownloadError
     │   └── IntegrityError                     # size/sha256 mismatch; the cached file is kept
     ├── CacheError
-    │   └── CacheCorruptedError                # entry removed and rebuilt
+    │   ├── CacheCorruptedError                # entry removed and rebuilt
+    │   └── OfflineCacheMissError              # offline, and a file or record was never synced
     ├── ReaderError
     │   ├── UnsupportedFormatError(ValueError)
     │   └── InvalidResourceError(ValueError)   # decodes, but breaks the contract
@@ -53,6 +54,7 @@ __all__ = [
     "JobTimeoutError",
     "ModelNotDeployedError",
     "NetworkError",
+    "OfflineCacheMissError",
     "PermissionDeniedError",
     "ReaderError",
     "ResourceNotFoundError",
@@ -158,6 +160,15 @@ class CacheError(DatamintException):
 
 class CacheCorruptedError(CacheError):
     """A cache entry failed its checksum; it is removed and rebuilt."""
+
+
+class OfflineCacheMissError(CacheError):
+    """Offline, something needed is not in the local cache or the project manifest.
+
+    The message names the missing resource, annotation or record and says how to get it:
+    run ``prefetch()`` on the dataset, or ``datamint download --project NAME``, while the
+    server is reachable.
+    """
 
 
 class ReaderError(DatamintException):

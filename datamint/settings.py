@@ -17,7 +17,9 @@ user set up for one client is set up for the other.
 There is deliberately **no built-in server URL**: a missing URL is an error that names the
 three places to set one, rather than a silent connection to a hosted platform.
 
-The cache root is ``DATAMINT_CACHE_DIR`` when set, else ``platformdirs.user_cache_dir("datamint")``.
+The cache root is ``DATAMINT_CACHE_DIR`` when set, else ``platformdirs.user_cache_dir("datamint")``
+(see :func:`cache_root` and ``docs/cache.md``). ``DATAMINT_OFFLINE=1`` asks for offline mode
+(see :func:`offline_requested`).
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ __all__ = [
     "ENV_API_KEY",
     "ENV_API_URL",
     "ENV_CACHE_DIR",
+    "ENV_OFFLINE",
     "LONG_TIMEOUT_GROUPS",
     "LONG_TIMEOUT_S",
     "MISSING_API_KEY_MESSAGE",
     "cache_root",
     "config_path",
     "endpoint_timeout_s",
+    "offline_requested",
     "read_config",
     "resolve_api_key",
     "resolve_server_url",
@@ -54,6 +58,7 @@ __all__ = [
 ENV_API_KEY = "DATAMINT_API_KEY"
 ENV_API_URL = "DATAMINT_API_URL"
 ENV_CACHE_DIR = "DATAMINT_CACHE_DIR"
+ENV_OFFLINE = "DATAMINT_OFFLINE"
 
 CONFIG_KEY_API_KEY = "api_key"
 CONFIG_KEY_API_URL = "default_api_url"
@@ -211,14 +216,62 @@ def resolve_server_url(server_url: str | None = None) -> str:
 def cache_root() -> Path:
     """Return the root folder of datamint's local cache.
 
+    The root is, first match wins:
+
+    1. ``$DATAMINT_CACHE_DIR`` when set and not blank (``~`` is expanded);
+    2. ``platformdirs.user_cache_dir("datamint")``: ``~/.cache/datamint`` on Linux
+       (``$XDG_CACHE_HOME/datamint`` when that is set), ``~/Library/Caches/datamint`` on
+       macOS, ``%LOCALAPPDATA%\\datamint\\datamint\\Cache`` on Windows.
+
+    A dataset's ``cache_dir=`` argument and the CLI's ``--cache-dir`` option override both.
+    Everything datamint caches lives below the root, and nothing is ever written outside
+    it (file names sent by the server are never used as paths)::
+
+        <root>/files/resources/<resource_id>/<version_hash>/{data,meta.json}
+        <root>/files/annotations/<annotation_id>/<version_hash>/{data,meta.json}
+        <root>/arrays/<key[:2]>/<key>.{npy,json}     decoded arrays
+        <root>/manifests/<project_id>.json           one manifest per synced project
+        <root>/manifests/index.json                  project name -> id, for offline use
+
+    See ``docs/cache.md`` for keys, locking and offline mode.
+
     Returns:
-        ``$DATAMINT_CACHE_DIR`` when set and non-empty, else
-        ``platformdirs.user_cache_dir("datamint")``. The folder may not exist yet.
+        The root path. The folder may not exist yet.
     """
     env = os.environ.get(ENV_CACHE_DIR, "").strip()
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_cache_dir(CACHE_APP_NAME))
+
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+
+
+def offline_requested() -> bool:
+    """Tell whether ``DATAMINT_OFFLINE`` asks for offline mode.
+
+    Offline, datasets prepare from the project manifest in the cache root and read files
+    from the cache only; nothing is sent to any server (see
+    :class:`datamint.storage.manifest.OfflineApi`).
+
+    Returns:
+        True for ``1``, ``true``, ``yes`` or ``on`` (any case); False when the variable
+        is unset, empty, ``0``, ``false``, ``no`` or ``off``.
+
+    Raises:
+        ValidationError: If the variable holds anything else (a typo must not silently
+            pick a mode).
+    """
+    value = os.environ.get(ENV_OFFLINE, "").strip().lower()
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise ValidationError(
+        f"{ENV_OFFLINE}={os.environ.get(ENV_OFFLINE)!r} is not understood: use 1 (offline) "
+        "or 0 (online)"
+    )
 
 
 def endpoint_timeout_s(path: str, default_s: float = DEFAULT_TIMEOUT_S) -> float:

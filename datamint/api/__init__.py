@@ -4,7 +4,9 @@
 - :mod:`datamint.api.transport`: :class:`RetryTransport`, retries with backoff;
 - :mod:`datamint.api.paging`: the unwrap rule and the offset/limit loop;
 - :mod:`datamint.api.errors`: HTTP status to exception, mapped once;
-- :mod:`datamint.api.download`: resumable, verified downloads (:class:`DownloadResult`).
+- :mod:`datamint.api.download`: resumable, verified downloads (:class:`DownloadResult`);
+- :mod:`datamint.api.sync`: a project's manifest and files into the cache, in parallel
+  (``datamint download``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ Layout of downloaded files (the raw bytes the server sent)::
     <root>/files/annotations/<annotation_id>/<version_hash>/data   (segmentation files)
     ...
 
+Other folders of the root::
+
+    <root>/arrays/...                    decoded arrays (:mod:`datamint.storage.array_cache`)
+    <root>/manifests/<project_id>.json   project manifests (:mod:`datamint.storage.manifest`)
+    <root>/manifests/index.json          name -> id index of the manifests
+
 ``version_hash`` is the first 32 hex digits of the sha256 of the canonical JSON of the
 entity's version fields (:func:`resource_version_info`, :func:`annotation_version_info`),
 so any change of those fields on the server gives a new entry. Ids must be safe single
@@ -26,9 +32,14 @@ from typing import Any
 from datamint.exceptions import ValidationError
 
 __all__ = [
+    "ARRAYS_DIR",
     "FILES_DIR",
+    "MANIFESTS_DIR",
+    "MANIFEST_INDEX_NAME",
     "annotation_version_info",
     "file_entry_dir",
+    "manifest_index_path",
+    "manifest_path",
     "record_sha256",
     "resource_version_info",
     "safe_component",
@@ -36,6 +47,9 @@ __all__ = [
 ]
 
 FILES_DIR = "files"
+ARRAYS_DIR = "arrays"
+MANIFESTS_DIR = "manifests"
+MANIFEST_INDEX_NAME = "index.json"
 VERSION_HASH_CHARS = 32
 
 _SAFE_RE = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,199}$")
@@ -166,3 +180,34 @@ def file_entry_dir(root: Path, kind: str, entity_id: str, vhash: str) -> Path:
     if not path.resolve().is_relative_to(Path(root).resolve()):
         raise ValidationError(f"cache entry {path} would lie outside the cache root {root}")
     return path
+
+
+def manifest_path(root: Path, project_id: str) -> Path:
+    """Return the path of a project's manifest.
+
+    Args:
+        root: Cache root.
+        project_id: The project id (checked with :func:`safe_component`).
+
+    Returns:
+        ``root / "manifests" / f"{project_id}.json"``.
+
+    Raises:
+        ValidationError: If the id is unsafe as a file name, or names the index file.
+    """
+    pid = safe_component(project_id, "project id")
+    if f"{pid}.json" == MANIFEST_INDEX_NAME:
+        raise ValidationError(f"project id {project_id!r} cannot name a manifest")
+    return Path(root) / MANIFESTS_DIR / f"{pid}.json"
+
+
+def manifest_index_path(root: Path) -> Path:
+    """Return the path of the manifests' name index.
+
+    Args:
+        root: Cache root.
+
+    Returns:
+        ``root / "manifests" / "index.json"``.
+    """
+    return Path(root) / MANIFESTS_DIR / MANIFEST_INDEX_NAME

@@ -10,6 +10,9 @@ and returns its id and a fresh API key::
         with running_server(tmp) as server:
             httpx.get(f"{server.url}/projects", headers={"apikey": api_key})
 
+``running_server(..., wrap_app=FaultInjector().wrap)`` puts an ASGI middleware around the
+app (see :mod:`datamint.testing.faults`).
+
 Needs the ``server`` extra (FastAPI, uvicorn).
 """
 
@@ -19,9 +22,10 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datamint.demo import data_dir
 
@@ -55,6 +59,7 @@ def running_server(
     port: int = 0,
     *,
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+    wrap_app: Callable[[Any], Any] | None = None,
 ) -> Iterator[ServerHandle]:
     """Serve ``store_dir`` with uvicorn in a background thread.
 
@@ -63,6 +68,9 @@ def running_server(
         host: Address to bind; loopback by default.
         port: TCP port; 0 picks a free one (read back from the bound socket).
         start_timeout_s: Seconds to wait for the server to accept connections.
+        wrap_app: Called with the ASGI app; the ASGI app it returns is served instead
+            (e.g. :meth:`datamint.testing.faults.FaultInjector.wrap`). ``None`` serves
+            the app as it is.
 
     Yields:
         A :class:`ServerHandle` with the server's ``url``.
@@ -75,7 +83,9 @@ def running_server(
 
     from datamint.server.app import create_app
 
-    app = create_app(Path(store_dir))
+    app: Any = create_app(Path(store_dir))
+    if wrap_app is not None:
+        app = wrap_app(app)
     config = uvicorn.Config(
         app,
         host=host,

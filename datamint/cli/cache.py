@@ -1,0 +1,274 @@
+"""``datamint cache info | verify | clear``: inspect, check and empty the local cache."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["cache_app", "clear", "info", "register", "verify"]
+
+cache_app = typer.Typer(
+    name="cache",
+    help="Inspect, verify or clear the local cache (downloaded files, arrays, manifests).",
+    no_args_is_help=True,
+)
+
+ProjectOption = Annotated[
+    str | None,
+    typer.Option("--project", help="Only this synced project (name or id)."),
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Cache root; else DATAMINT_CACHE_DIR or the user cache dir.",
+        file_okay=False,
+    ),
+]
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB"
+
+
+def _root(cache_dir: Path | None) -> Path:
+    from datamint.settings import cache_root
+
+    return cache_dir if cache_dir is not None else cache_root()
+
+
+def _project_manifest(root: Path, project: str) -> Any:
+    """The manifest of ``project`` (name or id); exits with 2 when there is none."""
+    from datamint.exceptions import DatamintException
+    from datamint.storage.manifest import find_manifest
+
+    try:
+        return find_manifest(root, project)
+    except DatamintException as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _manifest_ids(manifest: Any) -> dict[str, set[str]]:
+    """Ids of every resource and annotation file a manifest lists."""
+    ids: dict[str, set[str]] = {"resources": set(), "annotations": set()}
+    for kind, record in manifest.file_records():
+        ids[kind].add(str(record["id"]))
+    for kind in ids:
+        ids[kind] |= set(manifest.files.get(kind, {}))
+    return ids
+
+
+def _arrays_usage(root: Path) -> tuple[int, int]:
+    count = size = 0
+    folder = root / "arrays"
+    if folder.is_dir():
+        for path in folder.rglob("*.npy"):
+            count += 1
+            size += path.stat().st_size
+    return count, size
+
+
+def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> None:
+    """Show what the cache holds: files, arrays, and each synced project.
+
+    \f
+    Args:
+        project: Only this synced project (name or id).
+        cache_dir: Cache root.
+
+    Raises:
+        typer.Exit: With code 2 when ``project`` has no manifest.
+    """
+    from datamint.storage.file_cache import FileCache
+    from datamint.storage.manifest import list_manifests, read_manifest
+
+    root = _root(cache_dir)
+    cache = FileCache(root)
+    typer.echo(f"cache root: {root}")
+    if project is None:
+        totals: dict[str, list[int]] = {"resources": [0, 0], "annotations": [0, 0]}
+        incomplete = 0
+        for entry in cache.iter_entries():
+            if entry.meta is None or entry.data_bytes is None:
+                incomplete += 1
+                continue
+            totals[entry.kind][0] += 1
+            totals[entry.kind][1] += entry.data_bytes
+        n_files = totals["resources"][0] + totals["annotations"][0]
+        n_bytes = totals["resources"][1] + totals["annotations"][1]
+        typer.echo(
+            f"files: {n_files} entries, {_mb(n_bytes)} (resources {totals['resources'][0]} / "
+            f"{_mb(totals['resources'][1])}, segmentations {totals['annotations'][0]} / "
+            f"{_mb(totals['annotations'][1])})"
+            + (
+                f"; {incomplete} incomplete (`datamint cache verify` removes them)"
+                if incomplete
+                else ""
+            )
+        )
+        n_arrays, array_bytes = _arrays_usage(root)
+        typer.echo(
+            f"arrays: {n_arrays} decoded arrays, {_mb(array_bytes)} (not tracked per project)"
+        )
+        summaries = list_manifests(root)
+        typer.echo(f"projects synced: {len(summaries)}")
+        manifests = []
+        for summary in summaries:
+            try:
+                manifests.append(read_manifest(root, summary.project_id))
+            except Exception as exc:
+                typer.echo(f"  {summary.name!r} ({summary.project_id}): unreadable: {exc}")
+    else:
+        manifests = [_project_manifest(root, project)]
+    for manifest in manifests:
+        listed = cached = cached_bytes = 0
+        for kind, record in manifest.file_records():
+            listed += 1
+            meta = (
+                cache.resource_meta(record)
+                if kind == "resources"
+                else cache.segmentation_meta(record)
+            )
+            if meta is not None:
+                cached += 1
+                cached_bytes += int(meta.get("size") or 0)
+        typer.echo(
+            f"  {manifest.project_name!r} ({manifest.project_id}) from {manifest.server_url}, "
+            f"synced {manifest.synced_at}: {len(manifest.resources)} resources, "
+            f"{len(manifest.annotations)} annotations; files cached {cached}/{listed} "
+            f"({_mb(cached_bytes)})"
+        )
+
+
+def verify(
+    project: ProjectOption = None,
+    cache_dir: CacheDirOption = None,
+    remove: Annotated[
+        bool, typer.Option("--remove/--keep", help="Remove the bad entries (the default).")
+    ] = True,
+) -> None:
+    """Re-hash every cached file against its meta.json sha256; remove the bad ones.
+
+    Exits with 1 when a bad entry was found (removed unless --keep), else 0.
+
+    \f
+    Args:
+        project: Only the files this synced project lists (name or id).
+        cache_dir: Cache root.
+        remove: Delete bad entries; they are downloaded again when next needed.
+
+    Raises:
+        typer.Exit: With code 1 when bad entries were found, 2 when ``project`` has no
+            manifest.
+    """
+    from datamint.storage.file_cache import FileCache
+
+    root = _root(cache_dir)
+    cache = FileCache(root)
+    if project is None:
+        reports = [cache.verify(remove=remove)]
+    else:
+        ids = _manifest_ids(_project_manifest(root, project))
+        reports = [
+            cache.verify(remove=remove, kind=kind, entity_ids=sorted(ids[kind]))
+            for kind in ("resources", "annotations")
+        ]
+    checked = sum(r.checked for r in reports)
+    ok = sum(r.ok for r in reports)
+    bad = [item for r in reports for item in r.bad]
+    busy = [item for r in reports for item in r.busy]
+    removed = sum(r.removed_bytes for r in reports)
+    for path, why in bad:
+        typer.echo(f"bad: {path.relative_to(root)}: {why}")
+    for path in busy:
+        typer.echo(f"skipped (being downloaded): {path.relative_to(root)}")
+    action = f", removed ({_mb(removed)})" if remove and bad else ""
+    typer.echo(f"verified {checked} entries in {root}: {ok} ok, {len(bad)} bad{action}")
+    if bad:
+        raise typer.Exit(code=1)
+
+
+def clear(
+    project: ProjectOption = None,
+    cache_dir: CacheDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove cached data: everything, or one synced project's files and manifest.
+
+    With --project, the files its manifest lists are removed (except those another
+    synced project lists too) along with the manifest; decoded arrays are not tracked per
+    project and stay. Without it, files, arrays and manifests are all removed.
+
+    \f
+    Args:
+        project: Only this synced project (name or id).
+        cache_dir: Cache root.
+        yes: Skip the confirmation prompt.
+
+    Raises:
+        typer.Exit: With code 2 when ``project`` has no manifest; 1 when not confirmed.
+    """
+    import shutil
+
+    from datamint.storage.file_cache import FileCache
+    from datamint.storage.layout import ARRAYS_DIR, FILES_DIR, MANIFESTS_DIR
+    from datamint.storage.manifest import delete_manifest, list_manifests, read_manifest
+
+    root = _root(cache_dir)
+    if project is None:
+        if not yes and not typer.confirm(
+            f"Remove every cached file, array and manifest in {root}?"
+        ):
+            raise typer.Exit(code=1)
+        freed = 0
+        for name in (FILES_DIR, ARRAYS_DIR, MANIFESTS_DIR):
+            folder = root / name
+            if folder.is_dir():
+                freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                shutil.rmtree(folder)
+        typer.echo(f"cleared {root}: {_mb(freed)} freed")
+        return
+    manifest = _project_manifest(root, project)
+    label = f"{manifest.project_name!r} ({manifest.project_id})"
+    if not yes and not typer.confirm(f"Remove the cached files and manifest of project {label}?"):
+        raise typer.Exit(code=1)
+    ids = _manifest_ids(manifest)
+    shared = 0
+    for summary in list_manifests(root):
+        if summary.project_id == manifest.project_id:
+            continue
+        try:
+            other = _manifest_ids(read_manifest(root, summary.project_id))
+        except Exception:
+            continue
+        for kind in ids:
+            shared += len(ids[kind] & other[kind])
+            ids[kind] -= other[kind]
+    cache = FileCache(root)
+    entries = freed = 0
+    for kind in ("resources", "annotations"):
+        n, size = cache.remove_entities(kind, sorted(ids[kind]))
+        entries += n
+        freed += size
+    delete_manifest(root, manifest.project_id)
+    typer.echo(
+        f"cleared project {label}: {entries} file entries ({_mb(freed)}) and its manifest "
+        f"removed"
+        + (f"; {shared} files kept, listed by other synced projects" if shared else "")
+        + "; decoded arrays are not tracked per project (`datamint cache clear` removes all)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cache info | verify | clear`` to the ``datamint`` command line.
+
+    Args:
+        app: The root typer application.
+    """
+    app.add_typer(cache_app, name="cache")
+
+
+cache_app.command("info")(info)
+cache_app.command("verify")(verify)
+cache_app.command("clear")(clear)
