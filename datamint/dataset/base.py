@@ -8,6 +8,7 @@ and the :class:`~datamint.dataset.annotation_processor.AnnotationProcessor`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from datamint.exceptions import DatamintDatasetException, ValidationError
 from datamint.targets.merge import MergeStrategy
 
 __all__ = ["DatamintBaseDataset", "DatamintDatasetException"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
@@ -60,6 +63,10 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         worklists: ``'all'``, a list of worklist ids/names, or None (schema from data).
         trusted_annotation_sources: Annotation sources to keep; None keeps all.
         cache_dir: Cache root; default ``DATAMINT_CACHE_DIR`` or the platform cache dir.
+        offline: Build from the local manifest and cache with no network call (see
+            ``docs/cache.md``); default: the ``DATAMINT_OFFLINE`` environment variable.
+            Every online preparation writes that manifest. A file missing from the cache
+            raises ``OfflineCacheMissError`` naming it and what to run.
 
     Raises:
         ValidationError: On contradictory arguments (both include and exclude lists,
@@ -95,6 +102,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         trusted_annotation_sources: Sequence[str] | None = ("imported", "manual"),
         *,
         cache_dir: str | Path | None = None,
+        offline: bool | None = None,
     ) -> None:
         if (project is None) == (resources is None):
             raise ValidationError("give exactly one of project= (a name or Project) or resources=")
@@ -139,12 +147,18 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
             include_unannotated=include_unannotated,
         )
         self.cache_dir = cache_dir
+        if offline is None:
+            from datamint.settings import offline_requested
+
+            offline = offline_requested()
+        self.offline = bool(offline)
         self.split_name: str | None = None
         self.split_source: str | None = None
         self.split_as_of_timestamp: str | None = None
         self._prepared: Prepared | None = None
         self._api: Any = None
         self._loader: ItemLoader | None = None
+        self._recorder: Any = None
 
     # -- transforms -------------------------------------------------------------------
     @property
@@ -167,23 +181,56 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
 
     # -- lazily built collaborators ----------------------------------------------------
     @property
-    def api(self) -> Any:
-        """The :class:`datamint.api.Api` this dataset uses (built on first use)."""
-        if self._api is None:
-            from datamint.api.client import Api
+    def cache_root(self) -> Path:
+        """The cache root: ``cache_dir``, else ``DATAMINT_CACHE_DIR`` or the platform default."""
+        if self.cache_dir is not None:
+            return Path(self.cache_dir)
+        from datamint.settings import cache_root
 
-            self._api = Api(server_url=self.server_url, api_key=self.api_key, check_connection=self.auto_update)
+        return cache_root()
+
+    @property
+    def api(self) -> Any:
+        """The client: :class:`datamint.api.Api`, or an ``OfflineApi`` over the manifest when offline."""
+        if self._api is None:
+            if self.offline:
+                from datamint.storage.manifest import OfflineApi
+
+                self._api = OfflineApi(self.cache_root, server_url=self.server_url)
+            else:
+                from datamint.api.client import Api
+
+                self._api = Api(server_url=self.server_url, api_key=self.api_key, check_connection=self.auto_update)
         return self._api
+
+    def _recorded(self, fetch: Callable[[Any], Any], project_id: str | None = None) -> Any:
+        """Run ``fetch(api)``; online, record what it read into the project's manifest.
+
+        A manifest that cannot be written is logged, never fatal (training goes on).
+        """
+        if self.offline:
+            return fetch(self.api)
+        from datamint.exceptions import CacheError
+        from datamint.storage.manifest import ManifestRecorder
+
+        if getattr(self, "_recorder", None) is None:
+            self._recorder = ManifestRecorder(self.api)  # shared by derived datasets
+        recorder = self._recorder
+        result = fetch(recorder)
+        try:
+            recorder.write(self.cache_root, project_id=project_id)
+        except (OSError, CacheError, ValueError) as exc:
+            _LOG.warning("could not write the offline manifest under %s: %s", self.cache_root, exc)
+        return result
 
     @property
     def loader(self) -> ItemLoader:
         """The per-process decoder and cache front (rebuilt after unpickling)."""
         if self._loader is None:
-            from datamint.settings import cache_root
             from datamint.storage.array_cache import ArrayCache
             from datamint.storage.file_cache import FileCache
 
-            root = Path(self.cache_dir) if self.cache_dir is not None else cache_root()
+            root = self.cache_root
             files = FileCache(root)
             self._file_cache = files
             self._loader = ItemLoader(
@@ -202,13 +249,17 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
     def prepared(self) -> Prepared:
         """The prepared state; preparing on first access (contacts the server)."""
         if self._prepared is None:
-            self._prepared = prepare(
-                self.api,
-                project=self.project_arg,
-                resources=self.resources_arg,
-                accepts=self._accepts,
-                options=self.prepare_options,
-            )
+
+            def fetch(api: Any) -> Prepared:
+                return prepare(
+                    api,
+                    project=self.project_arg,
+                    resources=self.resources_arg,
+                    accepts=self._accepts,
+                    options=self.prepare_options,
+                )
+
+            self._prepared = fetch(self.api) if self.project_arg is None else self._recorded(fetch)
         return self._prepared
 
     @property

@@ -83,7 +83,7 @@ def _project_split(ds: DatamintBaseDataset, as_of_timestamp: str | None) -> Spli
     if project is None:
         raise SplitError("project splits need a dataset built from a project")
     resolved = as_of_timestamp or utc_now_iso()
-    assignment = project_assignments(ds.api, project.id, as_of_timestamp)
+    assignment = ds._recorded(lambda api: project_assignments(api, project.id, as_of_timestamp), project.id)
     parts: dict[str, list[int]] = {}
     for i, res in enumerate(ds.resources):
         name = assignment.get(res.id)
