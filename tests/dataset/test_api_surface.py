@@ -156,3 +156,28 @@ def test_get_resource_and_digest(demo_kwargs):
 def test_model_annotations_with_allow_external(demo_kwargs):
     ds = VolumeDataset(project="demo", trusted_annotation_sources=None, worklists=None, **demo_kwargs)
     assert "tissue_class" in ds.segmentation_labels and "brain" in ds.segmentation_labels
+
+
+def test_views_make_no_new_server_calls(demo_kwargs, monkeypatch):
+    import httpx
+
+    vol = VolumeDataset(project="demo", **demo_kwargs).filter(filename_pattern="volumes/breast1*")
+    vol[0]  # prepared, file cached
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a view made a network call")
+
+    monkeypatch.setattr(httpx.Client, "send", refuse)
+    for axis in ("axial", "coronal", "sagittal"):
+        view = vol.slice(axis)
+        assert len(view) > 0 and view[len(view) - 1]["image"].ndim == 3
+    from datamint.dataset import SlicedVolumeDataset
+
+    direct = SlicedVolumeDataset.from_dataset(vol, "coronal")
+    assert len(direct) == 120 and direct.split_name is None
+
+
+def test_build_dataset_on_the_demo(demo_kwargs):
+    from datamint.dataset import ImageDataset, build_dataset
+
+    assert type(build_dataset("demo", **{k: v for k, v in demo_kwargs.items()})) is ImageDataset

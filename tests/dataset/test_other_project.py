@@ -77,7 +77,9 @@ def write_phantom_project(root: Path) -> dict[str, np.ndarray]:
     res_a = _resource(root, "ct/phantom_a.nii.gz", "application/x-nifti", meta_vol)
     res_b = _resource(root, "ct/phantom_b.nii.gz", "application/x-nifti", None)  # no metadata at all
     res_x = _resource(root, "xr/phantom.png", "image/png", {"frame_count": 1, "width": 24, "height": 20})
+    _nifti(root / "seg/a_cyst.nii.gz", small)
     anns = [
+        _annotation(root, res_a["id"], "cyst", "segmentation", RATERS[1], "seg/a_cyst.nii.gz"),  # not in the schema
         _annotation(root, res_a["id"], "tumour", "segmentation", RATERS[0], "seg/a_ann1.nii.gz"),
         _annotation(root, res_a["id"], "tumour", "segmentation", RATERS[1], "seg/a_ann2.nii.gz"),
         _annotation(root, res_x["id"], "tumour", "segmentation", RATERS[0], "seg/xr_ann1.png"),
@@ -190,3 +192,23 @@ def test_boxes_follow_a_2d_transform(phantom):
     item = ImageDataset(project="phantom", return_boxes=True, alb_transform=flip, **_kwargs(phantom))[0]
     assert torch.allclose(item["boxes"], torch.tensor([[14.0, 3, 22, 9], [19, 0, 24, 6]]), atol=1e-4)  # x -> 24 - x
     assert item["box_labels"].tolist() == [1, 0]
+
+
+def test_external_annotations_are_kept_only_on_request(phantom):
+    default = VolumeDataset(project="phantom", **_kwargs(phantom))
+    assert default.segmentation_labels == ["tumour"]
+    assert "cyst" not in {a.identifier for a in default[0]["annotations"]}
+    external = VolumeDataset(project="phantom", allow_external_annotations=True, **_kwargs(phantom))
+    assert external.segmentation_labels == ["tumour", "cyst"]  # appended, next code
+    item = external[0]
+    assert item["mask_labels"][RATERS[1]].tolist() == [2, 1]  # response order: cyst first, then tumour
+    assert np.array_equal(item["masks"][RATERS[1]][0].astype(bool), phantom["masks"]["small"])
+
+
+def test_build_dataset_picks_the_class(phantom):
+    from datamint.dataset import build_dataset
+    from datamint.exceptions import DatamintWarning
+
+    with pytest.warns(DatamintWarning, match="mixes 2-D images and volumes"):
+        ds = build_dataset("phantom", **_kwargs(phantom))
+    assert type(ds) is VolumeDataset
