@@ -1,6 +1,7 @@
 """HTTP client of the Datamint REST API.
 
 - :mod:`datamint.api.client`: :class:`Api`, one method per endpoint, returning plain JSON;
+- :mod:`datamint.api.endpoints`: those methods, one mixin per endpoint group;
 - :mod:`datamint.api.transport`: :class:`RetryTransport`, retries with backoff;
 - :mod:`datamint.api.paging`: the unwrap rule and the offset/limit loop;
 - :mod:`datamint.api.errors`: HTTP status to exception, mapped once;

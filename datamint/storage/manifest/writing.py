@@ -1,0 +1,190 @@
+"""Storing manifests: build one from values already fetched, write it atomically under its
+lock (merged with the stored one, file hashes filled in), index it, or delete it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from datamint.exceptions import CacheError
+from datamint.storage.atomic import atomic_write_text
+from datamint.storage.layout import manifest_path, safe_component
+from datamint.storage.locks import key_lock
+from datamint.storage.manifest.index import index_entry, update_index
+from datamint.storage.manifest.model import ProjectManifest
+from datamint.storage.manifest.provenance import package_version, sanitize_server_url
+from datamint.storage.manifest.reading import read_manifest, resolve_root
+from datamint.storage.manifest.records import as_record
+from datamint.storage.manifest.splits import collect_split_rows
+
+__all__ = ["delete_manifest", "save_manifest", "write_manifest"]
+
+_LOG = logging.getLogger("datamint.storage.manifest")  # the package's logger
+
+
+def _check_ids(manifest: ProjectManifest) -> None:
+    """Refuse, before anything is written, ids that could not name a cache entry.
+
+    Raises:
+        ValidationError: If an id is not one safe path component.
+    """
+    safe_component(manifest.project.get("id"), "project id")
+    for record in manifest.resources:
+        safe_component(record.get("id"), "resource id")
+    for record in manifest.annotations:
+        safe_component(record.get("id"), "annotation id")
+        safe_component(record.get("resource_id"), "resource id of an annotation")
+
+
+def save_manifest(
+    manifest: ProjectManifest,
+    cache_root: str | os.PathLike[str] | None = None,
+    *,
+    merge: bool = True,
+) -> Path:
+    """Write a manifest atomically and index its name; safe for concurrent writers.
+
+    Args:
+        manifest: The manifest to store.
+        cache_root: Cache root; :func:`datamint.settings.cache_root` when ``None``.
+        merge: Complete it with the stored manifest of the same project and server
+            (see :meth:`ProjectManifest.merged_over`) instead of replacing it.
+
+    Returns:
+        The path written, ``<cache_root>/manifests/<project_id>.json``.
+
+    Raises:
+        ValidationError: If the project id (or a record id) is unsafe as a path.
+        OSError: If the file cannot be written; the previous manifest is then unchanged.
+    """
+    from datamint.storage.file_cache import FileCache
+
+    _check_ids(manifest)
+    root = resolve_root(cache_root)
+    path = manifest_path(root, manifest.project_id)
+    with key_lock(path):
+        if merge and path.is_file():
+            try:
+                older = read_manifest(root, manifest.project_id)
+            except CacheError as exc:
+                _LOG.warning("replacing unreadable manifest %s: %s", path, exc)
+            else:
+                if older.server_url == manifest.server_url:
+                    manifest = manifest.merged_over(older)
+        manifest = manifest.with_file_hashes(FileCache(root))
+        text = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
+        atomic_write_text(path, text)
+    update_index(root, manifest.project_id, index_entry(manifest))
+    return path
+
+
+def delete_manifest(cache_root: str | os.PathLike[str] | None, project_id: str) -> bool:
+    """Remove a project's manifest and its index line.
+
+    Args:
+        cache_root: Cache root; :func:`datamint.settings.cache_root` when ``None``.
+        project_id: The project id.
+
+    Returns:
+        True when a manifest file was removed.
+
+    Raises:
+        ValidationError: If ``project_id`` is unsafe as a file name.
+    """
+    root = resolve_root(cache_root)
+    path = manifest_path(root, project_id)
+    with key_lock(path):
+        try:
+            path.unlink()
+            removed = True
+        except FileNotFoundError:
+            removed = False
+    update_index(root, project_id, None)
+    return removed
+
+
+def write_manifest(
+    cache_root: str | os.PathLike[str] | None = None,
+    *,
+    project: Mapping[str, Any] | Any,
+    resources: Sequence[Mapping[str, Any] | Any],
+    annotations: Sequence[Mapping[str, Any] | Any] | None = None,
+    annotations_for: Sequence[str] | None = None,
+    worklists: Sequence[Mapping[str, Any]] | None = None,
+    annotation_sets: Mapping[str, Mapping[str, Any]] | None = None,
+    segmentation_groups: Mapping[str, Mapping[str, Any]] | None = None,
+    splits: Sequence[Mapping[str, Any]] | None = None,
+    splits_as_of: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    server_url: str | None = None,
+    merge: bool = True,
+) -> Path:
+    """Build a project manifest from values already fetched, and store it.
+
+    Pass the server's records as received (before any dataset filtering); entities
+    (anything with a ``record`` mapping, e.g. :class:`~datamint.entities.Resource`) are
+    accepted too. File hashes come from the records or, for files already cached under
+    ``cache_root``, from the cache's ``meta.json``.
+
+    Args:
+        cache_root: Cache root; :func:`datamint.settings.cache_root` when ``None``.
+        project: The project record (``GET /projects`` item).
+        resources: ``GET /projects/{id}/resources``.
+        annotations: ``POST /annotations/search`` results; ``None`` when not fetched.
+        annotations_for: Resource ids that search asked for; default: every resource in
+            ``resources`` when ``annotations`` is given. Pass it when the search covered
+            only some resources (e.g. only the images of an ``ImageDataset``), so that an
+            offline search for the others is a clear miss, not an empty answer.
+        worklists: ``GET /projects/{id}/worklists`` (items as sent, or completed with
+            their specs); ``None`` when not fetched.
+        annotation_sets: Full worklists by worklist id (``GET /annotationsets/{id}``).
+        segmentation_groups: Segmentation group by worklist id, e.g.
+            ``dict(zip(worklist_ids, groups))``.
+        splits: The current split rows (``GET /projects/{id}/splits``, no filter);
+            ``None`` when not fetched.
+        splits_as_of: Split rows of past instants, ``{as_of_timestamp: rows}``.
+        server_url: The server's base URL; stored without credentials. Never the key.
+        merge: Keep what an older manifest of the same project and server knows and this
+            one does not (see :meth:`ProjectManifest.merged_over`).
+
+    Returns:
+        The manifest path, ``<cache_root>/manifests/<project_id>.json``.
+
+    Raises:
+        ValidationError: If a record is not a JSON object or an id is unsafe as a path,
+            or an ``as_of_timestamp`` is not ISO-8601.
+        OSError: If the file cannot be written.
+    """
+    project_record = as_record(project, "project")
+    safe_component(project_record.get("id"), "project id")
+    resource_records = [as_record(r, "resource") for r in resources]
+    annotation_records = [as_record(a, "annotation") for a in annotations or ()]
+    if annotations is None:
+        covered: list[str] = []
+    elif annotations_for is None:
+        covered = [str(r.get("id")) for r in resource_records]
+    else:
+        covered = [str(rid) for rid in annotations_for]
+    split_rows, split_queries = collect_split_rows(splits, splits_as_of)
+    manifest = ProjectManifest(
+        project=project_record,
+        resources=resource_records,
+        annotations=annotation_records,
+        annotations_for=covered,
+        worklists=None if worklists is None else [as_record(w, "worklist") for w in worklists],
+        annotation_sets={
+            str(k): as_record(v, "worklist") for k, v in (annotation_sets or {}).items()
+        },
+        segmentation_groups={
+            str(k): as_record(v, "segmentation group")
+            for k, v in (segmentation_groups or {}).items()
+        },
+        split_rows=split_rows,
+        split_queries=split_queries,
+        server_url=sanitize_server_url(server_url),
+        datamint_version=package_version(),
+    )
+    return save_manifest(manifest, cache_root, merge=merge)
