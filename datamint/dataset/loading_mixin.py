@@ -43,7 +43,7 @@ class LoadingMixin:
         return build_mlflow_dataset(self, name)
 
     # -- prefetch and loading ---------------------------------------------------------
-    def prefetch(self, *, include_annotations: bool = False, max_workers: int = 4, progress: bool = True) -> PrefetchReport:
+    def prefetch(self, *, include_annotations: bool = False, num_workers: int = 8, progress: bool = True) -> PrefetchReport:
         """Download every resource file (and segmentation file) into the disk cache.
 
         Cache hits are skipped; a tqdm bar shows when something is missing. Nothing is
@@ -51,7 +51,7 @@ class LoadingMixin:
 
         Args:
             include_annotations: Also fetch every distinct segmentation file.
-            max_workers: Concurrent downloads.
+            num_workers: Concurrent downloads (threads).
             progress: Show a progress bar.
 
         Returns:
@@ -83,7 +83,7 @@ class LoadingMixin:
                                 lambda a=a: files.segmentation_file(api, a.record),
                             )
                         )
-        return prefetch_files(jobs, max_workers=max_workers, progress=progress)
+        return prefetch_files(jobs, max_workers=num_workers, progress=progress)
 
     def get_collate_fn(self, on_mismatch: str = "raise") -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
         """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).

@@ -181,3 +181,19 @@ def test_build_dataset_on_the_demo(demo_kwargs):
     from datamint.dataset import ImageDataset, build_dataset
 
     assert type(build_dataset("demo", **{k: v for k, v in demo_kwargs.items()})) is ImageDataset
+
+
+def test_direct_sliced_construction_group_by_patient_and_concat(demo_kwargs):
+    from datamint.dataset import SlicedVolumeDataset
+
+    direct = SlicedVolumeDataset(project="demo", slice_axis="sagittal", **demo_kwargs)
+    view = VolumeDataset(project="demo", **demo_kwargs).slice("sagittal")
+    assert len(direct) == len(view) and direct.slice_axis_name == "sagittal"
+    with pytest.raises(ValueError, match="slice axis"):
+        SlicedVolumeDataset(project="demo", slice_axis=3, **demo_kwargs)
+    vol = VolumeDataset(project="demo", **demo_kwargs)
+    groups = vol.group_by_patient()
+    assert sum(len(g) for g in groups.values()) == len(vol)
+    assert {r.filename for r in groups["pyradiomics-lung2"].resources} == {"series/ct_lung2/", "volumes/lung2_ct.nii.gz"}
+    both = vol.subset([0]) + vol.subset([1, 2])
+    assert len(both) == 3 and both[2]["resource"].id == vol.resources[2].id
