@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ANNOTATION_TYPES",
     "ResourceKind",
     "annotation_field",
     "resource_depth",
@@ -19,6 +20,13 @@ __all__ = [
     "resource_patient_id",
     "resource_size_hw",
 ]
+
+
+#: Annotation ``type`` values of contract §4.4.
+ANNOTATION_TYPES = (
+    "segmentation", "label", "category", "square", "line", "point", "region", "text",
+    "integer", "float", "area", "distance", "angle", "circle", "spline",
+)
 
 
 class ResourceKind(str, enum.Enum):

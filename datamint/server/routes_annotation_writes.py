@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from datamint.schema import ANNOTATION_TYPES
 from datamint.server.deps import (
     ERROR_RESPONSES,
     StoreDep,
@@ -38,28 +39,10 @@ from datamint.server.store.annotations import AnnotationsRepo, blob_location
 from datamint.server.timeutil import format_us, now_us
 from datamint.server.uploads import UploadForm, multipart_body, read_upload_form
 
-__all__ = ["ANNOTATION_TYPES", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["annotations"], responses=ERROR_RESPONSES)
 
-#: Annotation types of contract §4.4.
-ANNOTATION_TYPES = (
-    "segmentation",
-    "label",
-    "category",
-    "square",
-    "line",
-    "point",
-    "region",
-    "text",
-    "integer",
-    "float",
-    "area",
-    "distance",
-    "angle",
-    "circle",
-    "spline",
-)
 
 
 def _new_record(

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from datamint.schema import ANNOTATION_TYPES
 from datamint.server.errors import ApiError
 from datamint.server.timeutil import format_us, now_us
 
@@ -30,20 +31,6 @@ PALETTE: tuple[tuple[int, int, int, int], ...] = (
     (240, 50, 230, 255),
 )
 
-_SPEC_TYPES = {"segmentation", "label", "category"} | {
-    "square",
-    "line",
-    "point",
-    "region",
-    "text",
-    "integer",
-    "float",
-    "area",
-    "distance",
-    "angle",
-    "circle",
-    "spline",
-}
 
 
 def groups_from_definitions(data: SegmentationData | None) -> dict[str, Any]:
@@ -120,7 +107,7 @@ def _check_specs(specs: Sequence[Any]) -> list[dict[str, Any]]:
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict):
             raise ApiError(422, f"annotations[{i}]: expected an AnnotationSpec object")
-        if spec.get("type") not in _SPEC_TYPES:
+        if spec.get("type") not in ANNOTATION_TYPES:
             raise ApiError(
                 422, f"annotations[{i}].type: unknown type {str(spec.get('type'))[:40]!r}"
             )
