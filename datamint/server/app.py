@@ -21,29 +21,41 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datamint.server import (
+    routes_annotation_edits,
     routes_annotation_writes,
     routes_annotations,
+    routes_dataset_downloads,
     routes_datasets,
+    routes_frames,
+    routes_project_admin,
     routes_projects,
     routes_resource_writes,
     routes_resources,
     routes_splits,
+    routes_worklist_edits,
     routes_worklists,
 )
+from datamint.server.dataset_zip import DownloadTokens
 from datamint.server.errors import ApiError
 from datamint.server.listing import ListingCache
 from datamint.server.store import ProjectStore
 
 #: Routers in registration order: static paths (``/resources/channels``) before the
-#: ``/resources/{resource_id}`` they would otherwise be taken for.
+#: ``/resources/{resource_id}`` they would otherwise be taken for (``routes_frames`` holds
+#: ``/resources/not-annotated``; ``routes_dataset_downloads`` holds ``/datasets/download/…``).
 ROUTERS = (
     routes_projects,
+    routes_project_admin,
+    routes_frames,
     routes_resources,
     routes_resource_writes,
     routes_annotations,
     routes_annotation_writes,
+    routes_annotation_edits,
     routes_worklists,
+    routes_worklist_edits,
     routes_splits,
+    routes_dataset_downloads,
     routes_datasets,
 )
 
@@ -147,8 +159,9 @@ def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
             missing; fill it with ``datamint import``).
 
     Returns:
-        The FastAPI app, with the store at ``app.state.store`` and the listing cache at
-        ``app.state.listing_cache``; its OpenAPI schema is served at ``/openapi.json``.
+        The FastAPI app, with the store at ``app.state.store``, the listing cache at
+        ``app.state.listing_cache`` and dataset download tokens at
+        ``app.state.download_tokens``; its OpenAPI schema is served at ``/openapi.json``.
 
     Raises:
         ValidationError: If the store was written by a newer datamint.
@@ -160,6 +173,7 @@ def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
     )
     app.state.store = ProjectStore(store_dir)
     app.state.listing_cache = ListingCache()
+    app.state.download_tokens = DownloadTokens()
     _install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)

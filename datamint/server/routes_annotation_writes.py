@@ -44,7 +44,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["annotations"], responses=ERROR_RESPONSES)
 
 
-
 def _new_record(
     resource: dict[str, Any], spec: AnnotationCreate, user: str, stamp: str, index: int
 ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datamint.server.deps import (
 from datamint.server.errors import ApiError
 from datamint.server.listing import json_response
 from datamint.server.models import SegmentationGroup, SegmentationGroupPut, Worklist, WorklistCreate
+from datamint.server.routes_worklist_edits import parse_renames
 from datamint.server.worklist_specs import build_worklist, groups_from_definitions, label_specs
 
 __all__ = ["router"]
@@ -153,16 +154,25 @@ def put_segmentation_group(
         user: The authenticated user (a member of the worklist's project).
         worklist_id: The worklist's UUID.
         body: ``{"segmentationData": {"segmentationValueType", "definitions":
-            [{identifier, color, index}]}, "renames"?: [...]}``; ``renames`` is accepted
-            and ignored (the definitions are the whole new group).
+            [{identifier, color, index}]}, "renames"?: [{"from": old, "to": new}, ...]}``;
+            the definitions are the whole new group. Each rename relabels the worklist's
+            segmentations ``old`` -> ``new`` as new annotation versions (old ids
+            soft-deleted; see :mod:`~datamint.server.routes_worklist_edits`).
 
     Returns:
-        ``{"groups": {...}}`` as now served.
+        ``{"groups": {...}}`` as now served, plus ``renamed_annotation_ids`` (the new
+        versions) when ``renames`` changed any annotation.
 
     Raises:
-        ApiError: 422 when an identifier or an index is used twice.
+        ApiError: 422 when an identifier or an index is used twice, or a rename is invalid.
     """
-    record, _, _ = require_worklist(store, user, worklist_id)
+    record, current, _ = require_worklist(store, user, worklist_id)
     groups = groups_from_definitions(body.segmentationData)
-    store.worklists.set_groups(record["id"], groups, body.segmentationData.segmentationValueType)
-    return {"groups": groups}
+    renames = parse_renames(body.renames, current or {}, groups)
+    created = store.worklists.set_groups(
+        record["id"], groups, body.segmentationData.segmentationValueType, renames, user
+    )
+    answer: dict[str, Any] = {"groups": groups}
+    if created:
+        answer["renamed_annotation_ids"] = created
+    return answer

@@ -32,7 +32,6 @@ PALETTE: tuple[tuple[int, int, int, int], ...] = (
 )
 
 
-
 def groups_from_definitions(data: SegmentationData | None) -> dict[str, Any]:
     """Turn ``segmentationData.definitions`` into the served ``groups`` mapping.
 

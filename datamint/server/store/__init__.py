@@ -15,6 +15,7 @@ One repository per concern, each a small module sharing one :class:`~.db.Databas
 ``store.annotations`` annotation records, search, replaced files (:mod:`.annotations`)
 ``store.worklists`` worklists and segmentation groups (:mod:`.worklists`)
 ``store.splits``    versioned split assignments (:mod:`.splits`)
+``store.frame_ranges`` versioned frame ranges per resource and label (:mod:`.frame_ranges`)
 ``store.blobs``     file contents (:class:`~datamint.server.blobs.BlobStore`)
 =================  ============================================================
 
@@ -31,6 +32,7 @@ from datamint.server.blobs import BlobStore
 from datamint.server.store.annotations import AnnotationsRepo
 from datamint.server.store.bundle import ProjectBundle, save_bundle
 from datamint.server.store.db import Database
+from datamint.server.store.frame_ranges import FrameRangesRepo
 from datamint.server.store.projects import ProjectsRepo
 from datamint.server.store.resources import ResourcesRepo, Visibility
 from datamint.server.store.splits import SplitsRepo
@@ -63,6 +65,7 @@ class ProjectStore:
         self.annotations = AnnotationsRepo(self.db)
         self.worklists = WorklistsRepo(self.db)
         self.splits = SplitsRepo(self.db)
+        self.frame_ranges = FrameRangesRepo(self.db)
 
     def visibility(self, email: str) -> Visibility:
         """Return what ``email`` may see (its projects, and its own uploads).

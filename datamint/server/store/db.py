@@ -110,6 +110,18 @@ CREATE TABLE IF NOT EXISTS splits (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS splits_one_current
     ON splits (project_id, resource_id) WHERE deleted_at_us IS NULL;
+CREATE TABLE IF NOT EXISTS frame_ranges (
+    seq INTEGER PRIMARY KEY,
+    resource_id TEXT NOT NULL REFERENCES resources(id),
+    identifier TEXT NOT NULL,
+    ranges TEXT NOT NULL,
+    created_at_us INTEGER NOT NULL,
+    created_by TEXT,
+    deleted_at_us INTEGER,
+    deleted_by TEXT
+);
+CREATE INDEX IF NOT EXISTS frame_ranges_current
+    ON frame_ranges (resource_id) WHERE deleted_at_us IS NULL;
 """
 
 _UUID_RE = re.compile(

@@ -207,3 +207,42 @@ class ProjectsRepo:
                 (project_id,),
             ).fetchall()
         return [str(row[0]) for row in rows]
+
+    def update(self, project_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply ``changes`` to a project record in one transaction.
+
+        Args:
+            project_id: The project's id.
+            changes: Keys to set (e.g. ``name``, ``description``, ``archived``).
+
+        Returns:
+            The updated record with a live ``resource_count``, or ``None`` when unknown.
+
+        Raises:
+            EntityAlreadyExistsError: If the new name is used by another project.
+        """
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT id, record FROM projects WHERE id = ?", (project_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            self.upsert(conn, {**json.loads(row["record"]), **changes})
+        return self.get(project_id)
+
+    def id_by_dataset(self, dataset_id: str) -> str | None:
+        """Return the id of the project whose ``dataset_id`` (or id) is ``dataset_id``.
+
+        Args:
+            dataset_id: A canonical UUID.
+
+        Returns:
+            The project id, or ``None``.
+        """
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT id FROM projects WHERE json_extract(record, '$.dataset_id') = ? "
+                "OR (id = ? AND json_extract(record, '$.dataset_id') IS NULL) ORDER BY id",
+                (dataset_id, dataset_id),
+            ).fetchone()
+        return None if row is None else str(row["id"])

@@ -6,8 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
+from datamint.server.store.annotations import AnnotationsRepo
 from datamint.server.store.db import Database
 from datamint.server.store.resources import dumps
+from datamint.server.timeutil import format_us, now_us
 
 __all__ = ["WorklistsRepo"]
 
@@ -108,19 +110,37 @@ class WorklistsRepo:
         group = None if row["segmentation_group"] is None else json.loads(row["segmentation_group"])
         return json.loads(row["record"]), group, str(row["project_id"])
 
-    def set_groups(self, worklist_id: str, groups: dict[str, Any], value_type: str) -> None:
-        """Replace a worklist's segmentation group (one transaction).
+    def set_groups(
+        self,
+        worklist_id: str,
+        groups: dict[str, Any],
+        value_type: str,
+        renames: dict[str, str] | None = None,
+        email: str = "",
+    ) -> list[str]:
+        """Replace a worklist's segmentation group, applying renames (one transaction).
 
-        The record's ``segmentation_group`` key is rewritten to match.
+        The record's ``segmentation_group`` key is rewritten to match. Each rename
+        ``old -> new`` also renames the segmentation annotations labelled ``old`` on the
+        worklist's resources (those of the worklist, or without a worklist): each becomes
+        a new annotation version (new id, same file, ``replaces`` the old id) and the old
+        one is soft-deleted, so caches keyed on annotation ids never see a stale label.
 
         Args:
             worklist_id: An existing worklist.
             groups: ``{name: {"index": int, "color": [r, g, b, a] or None}}``.
             value_type: ``single_label`` or ``multi_label``.
+            renames: ``{old identifier: new identifier}``, already validated.
+            email: The user making the change (``deleted_by`` of replaced annotations).
+
+        Returns:
+            The ids of the annotation versions created by the renames.
         """
+        stamp = format_us(now_us())
+        created: list[str] = []
         with self.db.write() as conn:
             row = conn.execute(
-                "SELECT record FROM worklists WHERE id = ?", (worklist_id,)
+                "SELECT record, project_id FROM worklists WHERE id = ?", (worklist_id,)
             ).fetchone()
             record = json.loads(row["record"])
             record["segmentation_group"] = {
@@ -130,4 +150,49 @@ class WorklistsRepo:
             conn.execute(
                 "UPDATE worklists SET record = ?, segmentation_group = ? WHERE id = ?",
                 (dumps(record), json.dumps(groups), worklist_id),
+            )
+            for old, new in (renames or {}).items():
+                for aid in self._labelled(conn, record, str(row["project_id"]), old):
+                    fresh = AnnotationsRepo.new_version(
+                        conn, aid, {"identifier": new}, email, stamp
+                    )
+                    created.append(fresh["id"])
+        return created
+
+    @staticmethod
+    def _labelled(
+        conn: sqlite3.Connection, record: dict[str, Any], project_id: str, identifier: str
+    ) -> list[str]:
+        resource_ids = record.get("resource_ids")
+        if not resource_ids:
+            resource_ids = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT resource_id FROM project_resources WHERE project_id = ?",
+                    (project_id,),
+                )
+            ]
+        rows = conn.execute(
+            "SELECT id, record FROM annotations WHERE deleted = 0 AND type = 'segmentation' "
+            "AND resource_id IN (SELECT value FROM json_each(?)) "
+            "AND (worklist_id IS NULL OR worklist_id = ?) ORDER BY seq",
+            (json.dumps(list(resource_ids)), record["id"]),
+        ).fetchall()
+        return [
+            str(r["id"])
+            for r in rows
+            if (json.loads(r["record"]).get("identifier") or json.loads(r["record"]).get("name"))
+            == identifier
+        ]
+
+    def update_record(self, worklist_id: str, record: dict[str, Any]) -> None:
+        """Store a changed worklist record, keeping its group and position (one transaction).
+
+        Args:
+            worklist_id: An existing worklist.
+            record: Its full new record.
+        """
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE worklists SET record = ? WHERE id = ?", (dumps(record), worklist_id)
             )
