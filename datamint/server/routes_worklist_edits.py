@@ -9,6 +9,9 @@
 - ``DELETE /annotationsets/{id}/segmentation-group/{identifier}`` removes one class; the
   others keep their index and colour. Annotations are kept (and deleted only by
   ``POST /annotations/delete-batch``): datasets ignore labels outside the group.
+- ``PATCH /annotationsets/{id}`` changes ``name``, ``description``, ``status``,
+  ``annotations`` (the specs; validated as on create) and ``resource_ids`` (each must be
+  in the worklist's project). The segmentation group is changed only by its own PUT.
 - ``DELETE /annotationsets/{id}/annotators/{user_id}`` takes an annotator off the
   worklist (by user id, as in ``/projects/{id}/members``, or by email). The entry moves
   to ``removed_annotators`` with ``deleted_at``/``deleted_by``: soft, so history stays.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Body, Response
 
 from datamint.server.deps import ERROR_RESPONSES, StoreDep, UserDep, require_worklist
 from datamint.server.errors import ApiError, not_found
@@ -26,6 +29,7 @@ from datamint.server.listing import json_response
 from datamint.server.models import SegmentationGroup, Worklist
 from datamint.server.store.users import user_id_of
 from datamint.server.timeutil import format_us, now_us
+from datamint.server.worklist_specs import check_specs
 
 __all__ = ["parse_renames", "router"]
 
@@ -105,6 +109,67 @@ def delete_segmentation_class(
     )
     store.worklists.set_groups(record["id"], groups, str(value_type), email=user)
     return {"groups": groups}
+
+
+_PATCHABLE = ("name", "description", "status", "annotations", "resource_ids")
+
+
+@router.patch("/annotationsets/{worklist_id}", response_model=Worklist)
+def patch_worklist(
+    store: StoreDep,
+    user: UserDep,
+    worklist_id: str,
+    body: dict[str, Any] = Body(..., examples=[{"name": "round 2", "status": "closed"}]),  # noqa: B008
+) -> Response:
+    """Change a worklist's name, description, status, specs or resources.
+
+    Args:
+        store: The store.
+        user: The authenticated user (a member of the worklist's project).
+        worklist_id: The worklist's UUID.
+        body: Any of ``name`` (non-empty), ``description``, ``status``, ``annotations``
+            (AnnotationSpecs), ``resource_ids`` (resources of the worklist's project).
+            Other keys are refused.
+
+    Returns:
+        The full worklist as stored.
+
+    Raises:
+        ApiError: 422 for an unknown key, an empty name, a bad spec, or a resource that
+            is not in the worklist's project.
+    """
+    record, _, project_id = require_worklist(store, user, worklist_id)
+    unknown = sorted(set(body) - set(_PATCHABLE))
+    if unknown:
+        raise ApiError(422, f"cannot change {unknown} of a worklist; allowed: {list(_PATCHABLE)}")
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        if not isinstance(body["name"], str) or not body["name"].strip():
+            raise ApiError(422, "name: a non-empty string is required")
+        changes["name"] = body["name"].strip()
+    for key in ("description", "status"):
+        if key in body:
+            if body[key] is not None and not isinstance(body[key], str):
+                raise ApiError(422, f"{key}: a string or null is required")
+            changes[key] = body[key]
+    if "annotations" in body:
+        if not isinstance(body["annotations"], list):
+            raise ApiError(422, "annotations: a list of AnnotationSpecs is required")
+        changes["annotations"] = check_specs(body["annotations"])
+    if "resource_ids" in body:
+        ids = body["resource_ids"]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(422, "resource_ids: a list of resource ids is required")
+        in_project = set(store.projects.resource_ids(project_id))
+        outside = [i for i in ids if i not in in_project]
+        if outside:
+            raise ApiError(
+                422, f"resource_ids: {outside[:5]} are not resources of project {project_id}"
+            )
+        changes["resource_ids"] = list(dict.fromkeys(ids))
+    record = {**record, **changes, "updated_at": format_us(now_us()), "updated_by": user}
+    store.worklists.update_record(record["id"], record)
+    return json_response(record)
 
 
 @router.delete("/annotationsets/{worklist_id}/annotators/{user_id}", response_model=Worklist)

@@ -101,7 +101,15 @@ def label_specs(labels: Iterable[Any] | None, scope: str) -> list[dict[str, Any]
     return specs
 
 
-def _check_specs(specs: Sequence[Any]) -> list[dict[str, Any]]:
+def check_specs(specs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validate AnnotationSpecs (§4.5): a known type, a non-empty identifier, a scope.
+
+    Returns:
+        The specs with ``scope`` (default ``image``) and ``required`` (default False) set.
+
+    Raises:
+        ApiError: 422 naming the first bad spec and field.
+    """
     checked = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict):
@@ -167,7 +175,7 @@ def build_worklist(
         "created_by": creator,
         "created_at": format_us(now_us()),
         "annotators": list(people.values()),
-        "annotations": _check_specs(list(specs)),
+        "annotations": check_specs(list(specs)),
         "resource_ids": list(resource_ids),
         "segmentation_group": {"segmentation_value_type": value_type, "groups": groups},
     }
