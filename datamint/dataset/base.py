@@ -67,6 +67,9 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
             ``docs/cache.md``); default: the ``DATAMINT_OFFLINE`` environment variable.
             Every online preparation writes that manifest. A file missing from the cache
             raises ``OfflineCacheMissError`` naming it and what to run.
+        cache_format: How decoded images are cached: ``"b2nd"`` (default; blosc2, one
+            chunk per slice), ``"npy.gz"`` (the existing client's per-slice gzip + LRU) or
+            ``"npy"`` (raw memory-mapped); see ``docs/cache.md``.
 
     Raises:
         ValidationError: On contradictory arguments (both include and exclude lists,
@@ -103,6 +106,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         *,
         cache_dir: str | Path | None = None,
         offline: bool | None = None,
+        cache_format: str | None = None,
     ) -> None:
         if (project is None) == (resources is None):
             raise ValidationError("give exactly one of project= (a name or Project) or resources=")
@@ -147,6 +151,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
             include_unannotated=include_unannotated,
         )
         self.cache_dir = cache_dir
+        self.cache_format = cache_format
         if offline is None:
             from datamint.settings import offline_requested
 
@@ -237,6 +242,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
                 lambda res: files.resource_file(self.api, res.record),
                 lambda ann: files.segmentation_file(self.api, ann.record),
                 ArrayCache(root),
+                getattr(self, "cache_format", None),
             )
         return self._loader
 

@@ -2,8 +2,11 @@
 
 ``FileCache`` holds the downloaded bytes; ``ArrayCache`` holds what the readers
 decode from them, keyed by content sha256 + reader + reader version + operation,
-so a changed file or a new reader never gives a stale array. Arrays come back
-memory-mapped: taking one slice of a cached volume reads only that slice.
+so a changed file or a new reader never gives a stale array. Images are kept in the
+loader's ``cache_format``: ``"b2nd"`` (default) and ``"npy.gz"`` store one slice per
+chunk/file through :class:`~datamint.storage.slice_cache.SliceCache` and come back as
+:class:`~datamint.storage.slice_cache.StoredVolume` (``np.take`` of one slice reads only
+that slice); ``"npy"`` keeps the raw memory-mapped ``.npy``. Masks are always ``.npy``.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
 from datamint.geometry import Geometry
 from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
+from datamint.storage.slice_cache import SliceCache, StoredVolume
 from datamint.targets.masks import binarize_mask
 
-__all__ = ["ItemLoader"]
+__all__ = ["CACHE_FORMATS", "DEFAULT_CACHE_FORMAT", "ItemLoader"]
 
 _LOG = logging.getLogger(__name__)
 
 IMAGE_RULES_VERSION = "1"  # bump when the dtype rules of to_item_dtype change
 MASK_RULES_VERSION = "1"
+CACHE_FORMATS = ("b2nd", "npy.gz", "npy")
+DEFAULT_CACHE_FORMAT = "b2nd"  # chosen by benchmarks/bench_slice_cache.py, see docs/cache.md
 
 
 def file_sha256(path: Path) -> str:
@@ -84,7 +90,12 @@ class ItemLoader:
     Args:
         fetch_resource: Returns the local path of a resource's file (downloads on a miss).
         fetch_segmentation: Returns the local path of an annotation's file.
-        array_cache: Where decoded arrays are kept.
+        array_cache: Where decoded arrays are kept (masks, and images in ``"npy"`` format).
+        cache_format: How decoded images are stored: ``"b2nd"`` (default), ``"npy.gz"`` or
+            ``"npy"``; None means the default.
+
+    Raises:
+        ValueError: For an unknown ``cache_format``.
     """
 
     def __init__(
@@ -92,10 +103,16 @@ class ItemLoader:
         fetch_resource: Callable[[Resource], Path],
         fetch_segmentation: Callable[[Annotation], Path],
         array_cache: ArrayCache,
+        cache_format: str | None = None,
     ) -> None:
+        cache_format = cache_format or DEFAULT_CACHE_FORMAT
+        if cache_format not in CACHE_FORMATS:
+            raise ValueError(f"unknown cache_format {cache_format!r}; expected one of {', '.join(CACHE_FORMATS)}")
         self._fetch_resource = fetch_resource
         self._fetch_segmentation = fetch_segmentation
         self.array_cache = array_cache
+        self.cache_format = cache_format
+        self.slice_cache = None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
         self._headers = _Memo(64)
         self._warned_uint16 = False
 
@@ -103,11 +120,19 @@ class ItemLoader:
     def _hint(resource: Resource) -> FileHint:
         return FileHint(filename=resource.filename, mimetype=resource.mimetype, storage=resource.storage)
 
-    def image(self, resource: Resource) -> np.ndarray:
-        """The resource's pixels as ``(C, N, H, W)``, read-only and memory-mapped.
+    def image(self, resource: Resource, axis_hint: int | None = None) -> np.ndarray | StoredVolume:
+        """The resource's pixels as ``(C, N, H, W)``, read-only, decoded at most once per node.
 
         Dtypes follow contract §7.1 (uint16 scaled to uint8 with a warning, once per
-        loader).
+        loader); otherwise the stored dtype (e.g. int16 CT) is kept.
+
+        Args:
+            resource: The resource.
+            axis_hint: The spatial axis (0 axial, 1 coronal, 2 sagittal) the caller will
+                slice; the per-slice formats build that layout first.
+
+        Returns:
+            A memory-mapped ndarray (``"npy"``) or a :class:`StoredVolume` (other formats).
 
         Raises:
             ReaderError: If the file cannot be decoded; names the resource.
@@ -130,7 +155,10 @@ class ItemLoader:
             "reader_version": reader.version,
             "rules": IMAGE_RULES_VERSION,
         }
-        array, extra = self.array_cache.get_or_build(key, build)
+        if self.slice_cache is not None:
+            array, extra = self.slice_cache.volume(key, build, axis_hint)
+        else:
+            array, extra = self.array_cache.get_or_build(key, build)
         if extra.get("scaled_from") == "uint16" and not self._warned_uint16:
             self._warned_uint16 = True
             warnings.warn(

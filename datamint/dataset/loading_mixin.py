@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from torch.utils.data import DataLoader
 
 from datamint.dataset.collate import make_collate_fn
-from datamint.dataset.prefetch import FileJob, PrefetchReport, prefetch_files
+from datamint.dataset.prefetch import FileJob, PrefetchReport, decode_resources, prefetch_files
 from datamint.entities import Resource
 
 if TYPE_CHECKING:
@@ -43,16 +43,28 @@ class LoadingMixin:
         return build_mlflow_dataset(self, name)
 
     # -- prefetch and loading ---------------------------------------------------------
-    def prefetch(self, *, include_annotations: bool = False, num_workers: int = 8, progress: bool = True) -> PrefetchReport:
+    def prefetch(
+        self,
+        *,
+        include_annotations: bool = False,
+        num_workers: int = 8,
+        progress: bool = True,
+        decode: bool = False,
+        decode_workers: int = 2,
+    ) -> PrefetchReport:
         """Download every resource file (and segmentation file) into the disk cache.
 
-        Cache hits are skipped; a tqdm bar shows when something is missing. Nothing is
-        decoded or sliced.
+        Cache hits are skipped; a tqdm bar shows when something is missing. With
+        ``decode=True`` every resource is then decoded once into the decoded-array cache
+        (in the dataset's ``cache_format``; a sliced view lays out its own axis) by a
+        process pool, so the first epoch reads slices only.
 
         Args:
             include_annotations: Also fetch every distinct segmentation file.
             num_workers: Concurrent downloads (threads).
-            progress: Show a progress bar.
+            progress: Show progress bars.
+            decode: Also decode every resource into the array cache.
+            decode_workers: Processes decoding at once.
 
         Returns:
             A :class:`PrefetchReport`.
@@ -83,7 +95,11 @@ class LoadingMixin:
                                 lambda a=a: files.segmentation_file(api, a.record),
                             )
                         )
-        return prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        if decode:
+            axis = getattr(self, "slice_axis_index", None)
+            decode_resources(self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report)
+        return report
 
     def get_collate_fn(self, on_mismatch: str = "raise") -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
         """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).

@@ -7,8 +7,9 @@ Only when metadata lacks a size is the file's header read.
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
+
+import numpy as np
 
 from datamint.dataset.base import DatamintBaseDataset
 from datamint.dataset.regions import AXIS_NAMES, Region
@@ -65,25 +66,29 @@ class SlicedMixin(DatamintBaseDataset):
         header = read_header(path, FileHint(resource.filename, resource.mimetype, resource.storage))
         return int(header.shape[1 + self.slice_axis_index])
 
-    def _offsets(self) -> list[int]:
+    def _offsets(self) -> np.ndarray:
+        """``(R + 1,)`` int64: item offset of each resource's first slice, then the total.
+
+        One numpy array (not a list of Python ints), so forked workers share its pages.
+        """
         prepared = self.prepared
         cached = getattr(self, "_offsets_cache", None)
         if cached is None or cached[0] is not prepared:
-            offsets = [0]
-            for res in prepared.resources:
-                offsets.append(offsets[-1] + self._axis_length(res))
+            lengths = np.fromiter((self._axis_length(r) for r in prepared.resources), dtype=np.int64)
+            offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
             cached = (prepared, offsets)
             self._offsets_cache = cached
         return cached[1]
 
     def __len__(self) -> int:
-        return self._offsets()[-1]
+        return int(self._offsets()[-1])
 
     def locate(self, index: int) -> tuple[int, int]:
         """``(resource position, slice index)`` of flat item ``index``."""
         offsets = self._offsets()
-        ri = bisect.bisect_right(offsets, index) - 1
-        return ri, index - offsets[ri]
+        ri = int(np.searchsorted(offsets, index, side="right")) - 1
+        return ri, int(index - offsets[ri])
 
     def _resource_position(self, index: int) -> int:
         return self.locate(index)[0]
@@ -98,7 +103,7 @@ class SlicedMixin(DatamintBaseDataset):
             geometry = None if parent_geometry is None else parent_geometry.slice(self.slice_axis_index, k)
             return {"slice_axis": axis_name, "slice_index": k, "parent": info, "geometry": geometry}
 
-        volume = self.loader.image(resource)
+        volume = self.loader.image(resource, axis_hint=self.slice_axis_index)
         actual = volume.shape[1 + self.slice_axis_index]
         if k >= actual:
             raise InvalidResourceError(

@@ -1,0 +1,89 @@
+"""Sliced datasets over the per-slice decoded cache: every format gives the decoded slices,
+each volume is decoded once whatever the workers, items keep the stored dtype."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torch.utils.data import DataLoader
+
+import datamint.dataset.loading as loading
+from datamint.dataset import VideoDataset, VolumeDataset
+from datamint.readers import FileHint, read_file
+
+
+def _kwargs(demo_server, cache: Path, fmt: str | None) -> dict:
+    return {
+        "server_url": demo_server.url, "api_key": demo_server.api_key, "cache_dir": cache,
+        "return_segmentations": False, "return_metainfo": False, "cache_format": fmt,
+    }
+
+
+@pytest.mark.parametrize("fmt", ["b2nd", "npy.gz", "npy", None])
+@pytest.mark.parametrize("axis", ["axial", "coronal", "sagittal"])
+def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, axis):
+    volumes = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt))
+    sliced = volumes.filter(filename_pattern="volumes/b*").slice(axis)
+    for res in sliced.resources:
+        decoded = read_file(sliced.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)).array
+        expected, _ = loading.to_item_dtype(decoded)
+        first = int(sliced._offsets()[sliced.resources.index(res)])
+        n = expected.shape[1 + sliced.slice_axis_index]
+        for k in (0, n // 2, n - 1):
+            image = sliced[first + k]["image"]
+            assert image.dtype == expected.dtype
+            assert np.array_equal(image, np.take(expected, k, axis=1 + sliced.slice_axis_index))
+    assert all(tmp_path in p.parents or p == tmp_path for p in (tmp_path / "cache").rglob("*"))
+
+
+def test_video_frames_from_the_slice_cache(demo_server, tmp_path):
+    videos = VideoDataset(project="demo", **_kwargs(demo_server, tmp_path, "b2nd")).filter(filename_pattern="*ct_lung2*")
+    frames = videos.frame_by_frame()
+    whole = np.asarray(videos[0]["image"])
+    assert frames[1]["image"].dtype == np.uint8
+    assert np.array_equal(frames[1]["image"], whole[:, 1])
+
+
+def test_offsets_are_a_numpy_array(demo_server, tmp_path):
+    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path, None)).slice("axial")
+    offsets = sliced._offsets()
+    assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64
+    assert len(sliced) == offsets[-1] and sliced.locate(int(offsets[1])) == (1, 0)
+
+
+@pytest.mark.parametrize("fmt", ["b2nd", "npy"])
+def test_each_volume_decoded_once_with_two_workers(demo_server, tmp_path, monkeypatch, fmt):
+    counter = tmp_path / "decodes.txt"
+    real = loading.read_file
+
+    def counting(path, hint=None):
+        with open(counter, "a") as fh:
+            fh.write(f"{os.getpid()} {Path(path).parent.parent.name}\n")
+        return real(path, hint)
+
+    monkeypatch.setattr(loading, "read_file", counting)
+    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt)).slice("sagittal")
+    sliced.prefetch(progress=False)  # downloads only
+    loader = DataLoader(sliced, batch_size=8, shuffle=True, num_workers=2, multiprocessing_context="fork",
+                        collate_fn=lambda items: [i["image"] for i in items])
+    with sliced.api:  # close the parent's connections before the dataset is dropped
+        n_items = sum(len(batch) for batch in loader)
+    assert n_items == len(sliced)
+    lines = counter.read_text().splitlines()
+    assert len(lines) == len(sliced.resources)
+    assert len({line.split()[1] for line in lines}) == len(sliced.resources)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "decodes.txt"]
+
+
+def test_prefetch_decode_fills_the_cache_once(demo_server, tmp_path):
+    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path, None)).filter(
+        filename_pattern="volumes/b*").slice("coronal")
+    report = sliced.prefetch(progress=False, decode=True, decode_workers=2)
+    assert report.decoded == len(sliced.resources) and report.decode_cached == 0
+    assert len(list((tmp_path / "arrays" / "slices").rglob("coronal.json"))) == len(sliced.resources)
+    assert not list((tmp_path / "arrays" / "slices").rglob("axial.json"))
+    again = sliced.prefetch(progress=False, decode=True)
+    assert again.decoded == 0 and again.decode_cached == len(sliced.resources)
