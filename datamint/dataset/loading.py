@@ -114,7 +114,13 @@ class ItemLoader:
         self.cache_format = cache_format
         self.slice_cache = None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
         self._headers = _Memo(64)
+        self._image_keys: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._warned_uint16 = False
+
+    @staticmethod
+    def _version(resource: Resource) -> tuple[Any, ...]:
+        """What identifies one version of a resource's file (contract §11.1 + sha256)."""
+        return (resource.id, resource.sha256, resource.size, resource.created_at, resource.deleted_at)
 
     @staticmethod
     def _hint(resource: Resource) -> FileHint:
@@ -137,24 +143,28 @@ class ItemLoader:
         Raises:
             ReaderError: If the file cannot be decoded; names the resource.
         """
-        path = self._fetch_resource(resource)
         hint = self._hint(resource)
 
         def build() -> tuple[np.ndarray, dict[str, Any]]:
+            path = self._fetch_resource(resource)
             try:
                 result = read_file(path, hint)
             except ReaderError as exc:
                 raise type(exc)(f"resource {resource.id} ({resource.filename}): {exc}") from exc
             return to_item_dtype(result.array)
 
-        reader = get_reader(path, hint)
-        key = {
-            "op": "image",
-            "content": resource.sha256 or file_sha256(path),
-            "reader": reader.name,
-            "reader_version": reader.version,
-            "rules": IMAGE_RULES_VERSION,
-        }
+        key = self._image_keys.get(self._version(resource))
+        if key is None:  # resolve once per resource version: file lookup, format sniff, hash
+            path = self._fetch_resource(resource)
+            reader = get_reader(path, hint)
+            key = {
+                "op": "image",
+                "content": resource.sha256 or file_sha256(path),
+                "reader": reader.name,
+                "reader_version": reader.version,
+                "rules": IMAGE_RULES_VERSION,
+            }
+            self._image_keys[self._version(resource)] = key
         if self.slice_cache is not None:
             array, extra = self.slice_cache.volume(key, build, axis_hint)
         else:
@@ -172,8 +182,10 @@ class ItemLoader:
 
     def header(self, resource: Resource) -> HeaderInfo:
         """The resource's header read (shape, dtype, geometry, metainfo), memoised per process."""
-        path = self._fetch_resource(resource)
-        return self._headers.get((resource.id, resource.sha256), lambda: read_header(path, self._hint(resource)))
+        return self._headers.get(
+            self._version(resource),
+            lambda: read_header(self._fetch_resource(resource), self._hint(resource)),
+        )
 
     def metainfo(self, resource: Resource) -> Any:
         """The reader's metainfo for the resource (pydicom Dataset, NIfTI dict, or None)."""
