@@ -25,6 +25,12 @@ Slices
     :meth:`Geometry.slice` gives the geometry of one 2-D slice ``(h, w)``, ``(n, w)``
     or ``(n, h)`` as a 2-D image's. The page ``docs/geometry.md`` tells the whole story.
 
+Helpers
+    The LPS/RAS flip, the index reversal, :func:`affine_from_plane` and the axis codes
+    behind :attr:`Geometry.orientation` live in :mod:`datamint.geometry_frames`; the
+    public ones are re-exported here, so ``from datamint.geometry import lps_to_ras``
+    keeps working.
+
 Example:
     >>> g = Geometry(np.diag([5.0, 0.7, 0.7, 1.0]))
     >>> g.spacing_mm
@@ -39,7 +45,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+
+from datamint.geometry_frames import (
+    SPACES,
+    affine_from_plane,
+    as_affine,
+    lps_to_ras,
+    orientation_codes,
+    ras_to_lps,
+    reverse_index_axes,
+)
 
 __all__ = [
     "Calibration",
@@ -50,11 +65,6 @@ __all__ = [
     "ras_to_lps",
     "reverse_index_axes",
 ]
-
-SPACES = ("RAS", "LPS")
-
-# Negating the first two world axes turns LPS into RAS and back; used only below.
-_FLIP_LPS_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 class NAxis(str, enum.Enum):
@@ -89,119 +99,6 @@ class Calibration(str, enum.Enum):
     PIXEL = "pixel"
 
 
-def _as_affine(affine: Any) -> np.ndarray:
-    arr = np.array(affine, dtype=np.float64)
-    if arr.shape != (4, 4):
-        raise ValueError(f"an affine must have shape (4, 4), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"an affine must be finite, got\n{arr}")
-    return arr
-
-
-def lps_to_ras(affine: np.ndarray) -> np.ndarray:
-    """Convert an affine whose world space is LPS into one whose world space is RAS.
-
-    The conversion negates the first two world axes (left-multiply by
-    ``diag(-1, -1, 1, 1)``); the index side is untouched. It is its own inverse, so
-    :func:`ras_to_lps` is the same operation.
-
-    Args:
-        affine: ``(4, 4)`` array-like mapping an index to LPS coordinates in mm.
-
-    Returns:
-        A new float64 ``(4, 4)`` array mapping the same index to RAS coordinates in mm.
-
-    Raises:
-        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
-    """
-    flipped: np.ndarray = _FLIP_LPS_RAS @ _as_affine(affine)
-    return flipped
-
-
-def ras_to_lps(affine: np.ndarray) -> np.ndarray:
-    """Convert an affine from RAS world space to LPS (the inverse of :func:`lps_to_ras`).
-
-    Args:
-        affine: ``(4, 4)`` array-like mapping an index to RAS coordinates in mm.
-
-    Returns:
-        A new float64 ``(4, 4)`` array mapping the same index to LPS coordinates in mm.
-
-    Raises:
-        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
-    """
-    return lps_to_ras(affine)
-
-
-def reverse_index_axes(affine: np.ndarray) -> np.ndarray:
-    """Reorder an affine's index axes ``(i, j, k)`` to ``(k, j, i)``.
-
-    A NIfTI file affine maps the voxel index ``(x, y, z)``; the array we return is
-    ``(n, h, w) = (z, y, x)``, so ours is the file's with columns 0 and 2 swapped.
-    The operation is its own inverse (ours back to the file's).
-
-    Args:
-        affine: ``(4, 4)`` array-like.
-
-    Returns:
-        A new float64 ``(4, 4)`` array: columns ``[2, 1, 0, 3]`` of ``affine``.
-
-    Raises:
-        ValueError: If ``affine`` is not a finite ``(4, 4)`` matrix.
-    """
-    return _as_affine(affine)[:, [2, 1, 0, 3]]
-
-
-def affine_from_plane(
-    position: ArrayLike,
-    row_cosine: ArrayLike,
-    column_cosine: ArrayLike,
-    pixel_spacing_mm: ArrayLike,
-    slice_step: ArrayLike | None = None,
-) -> np.ndarray:
-    """Build our ``(n, h, w)`` affine from DICOM-style plane geometry.
-
-    Follows DICOM PS3.3 C.7.6.2.1.1: (0020,0032) Image Position (Patient) is the
-    centre of the first transmitted pixel; the first three values of (0020,0037) Image
-    Orientation (Patient) are the direction of increasing column index (our w axis),
-    the last three the direction of increasing row index (our h axis); (0028,0030)
-    Pixel Spacing is ``[between rows (h), between columns (w)]``.
-
-    Args:
-        position: ``(3,)`` position of pixel ``(h=0, w=0)`` of slice ``n=0``, in mm.
-        row_cosine: ``(3,)`` unit vector along a row (w axis).
-        column_cosine: ``(3,)`` unit vector along a column (h axis).
-        pixel_spacing_mm: ``(h, w)`` spacing in mm.
-        slice_step: ``(3,)`` vector from slice n to slice n+1, in mm, in the same space
-            as ``position``. ``None`` uses the unit plane normal ``row x column`` (for
-            2-D images and frames, see :class:`NAxis`).
-
-    Returns:
-        float64 ``(4, 4)`` affine in the space of the inputs (LPS for DICOM tags).
-
-    Raises:
-        ValueError: If a cosine is not a unit vector (tolerance 1e-3), the two are not
-            orthogonal (tolerance 1e-3), or a spacing is not positive and finite.
-    """
-    row = np.asarray(row_cosine, dtype=np.float64).reshape(3)
-    col = np.asarray(column_cosine, dtype=np.float64).reshape(3)
-    spacing = np.asarray(pixel_spacing_mm, dtype=np.float64).reshape(2)
-    for name, vec in (("row", row), ("column", col)):
-        if not abs(np.linalg.norm(vec) - 1.0) < 1e-3:
-            raise ValueError(f"the {name} direction cosine {vec.tolist()} is not a unit vector")
-    if abs(float(row @ col)) > 1e-3:
-        raise ValueError(f"direction cosines {row.tolist()} and {col.tolist()} are not orthogonal")
-    if not np.all(np.isfinite(spacing) & (spacing > 0)):
-        raise ValueError(f"pixel spacing must be positive, got {spacing.tolist()} mm")
-    step = np.cross(row, col) if slice_step is None else np.asarray(slice_step, dtype=np.float64)
-    affine = np.eye(4)
-    affine[:3, 0] = step.reshape(3)
-    affine[:3, 1] = col * spacing[0]
-    affine[:3, 2] = row * spacing[1]
-    affine[:3, 3] = np.asarray(position, dtype=np.float64).reshape(3)
-    return _as_affine(affine)
-
-
 @dataclass(frozen=True, eq=False)
 class Geometry:
     """Where the voxels of a ``(C, N, H, W)`` array are, and how far apart in time.
@@ -234,7 +131,7 @@ class Geometry:
     calibration: Calibration = field(default=Calibration.PATIENT)
 
     def __post_init__(self) -> None:
-        affine = _as_affine(self.affine)
+        affine = as_affine(self.affine)
         if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
             raise ValueError(f"the affine is singular:\n{affine}")
         affine.flags.writeable = False
@@ -286,12 +183,7 @@ class Geometry:
         direction = self.direction
         if direction is None:
             return None
-        pos, neg = ("RAS", "LPI") if self.space == "RAS" else ("LPS", "RAI")
-        codes = []
-        for column in direction.T:
-            axis = int(np.argmax(np.abs(column)))
-            codes.append(pos[axis] if column[axis] > 0 else neg[axis])
-        return "".join(codes)
+        return orientation_codes(direction, self.space)
 
     def to_space(self, space: str) -> Geometry:
         """Return the same geometry expressed in ``space`` (``"RAS"`` or ``"LPS"``).

@@ -31,6 +31,10 @@ def _mb(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.1f} MB"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _root(cache_dir: Path | None) -> Path:
     from datamint.settings import cache_root
 
@@ -59,18 +63,31 @@ def _manifest_ids(manifest: Any) -> dict[str, set[str]]:
     return ids
 
 
-def _arrays_usage(root: Path) -> tuple[int, int]:
-    count = size = 0
-    folder = root / "arrays"
-    if folder.is_dir():
-        for path in folder.rglob("*.npy"):
-            count += 1
-            size += path.stat().st_size
-    return count, size
+def _echo_decoded_usage(root: Path) -> None:
+    """Print the decoded caches' arrays and slice layouts, files and bytes per format."""
+    from datamint.storage.decoded_maintenance import decoded_usage
+
+    usage = decoded_usage(root)
+    formats = usage.formats.values()
+    typer.echo(
+        f"arrays: {sum(u.entries for u in formats)} decoded arrays and slice layouts in "
+        f"{_n(sum(u.files for u in formats), 'file')}, "
+        f"{_mb(sum(u.size_bytes for u in formats))} (not tracked per project)"
+    )
+    for fmt, u in usage.formats.items():
+        typer.echo(
+            f"  {fmt}: {_n(u.entries, 'array' if fmt == 'npy' else 'layout')}, "
+            f"{_n(u.files, 'file')}, {_n(u.size_bytes, 'byte')} ({_mb(u.size_bytes)})"
+        )
+    if usage.leftover.files:
+        typer.echo(
+            f"  left over: {_n(usage.leftover.files, 'file')}, "
+            f"{_n(usage.leftover.size_bytes, 'byte')} (`datamint cache verify` removes them)"
+        )
 
 
 def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> None:
-    """Show what the cache holds: files, arrays, and each synced project.
+    """Show what the cache holds: files, decoded arrays per format, and each synced project.
 
     \f
     Args:
@@ -107,10 +124,7 @@ def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> Non
                 else ""
             )
         )
-        n_arrays, array_bytes = _arrays_usage(root)
-        typer.echo(
-            f"arrays: {n_arrays} decoded arrays, {_mb(array_bytes)} (not tracked per project)"
-        )
+        _echo_decoded_usage(root)
         summaries = list_manifests(root)
         typer.echo(f"projects synced: {len(summaries)}")
         manifests = []
@@ -148,26 +162,33 @@ def verify(
         bool, typer.Option("--remove/--keep", help="Remove the bad entries (the default).")
     ] = True,
 ) -> None:
-    """Re-hash every cached file against its meta.json sha256; remove the bad ones.
+    """Re-hash every cached file and decoded array against its sidecar; remove the bad ones.
 
-    Exits with 1 when a bad entry was found (removed unless --keep), else 0.
+    Downloaded files are checked against meta.json; decoded slice layouts (b2nd, npy.gz)
+    against the size and sha256 their sidecar records, .npy arrays against the shape and
+    dtype of theirs, and left-over files of an interrupted write are bad too. With
+    --project only that project's files are checked (decoded arrays are not tracked per
+    project). Exits with 1 when a bad entry was found (removed unless --keep), else 0.
 
     \f
     Args:
         project: Only the files this synced project lists (name or id).
         cache_dir: Cache root.
-        remove: Delete bad entries; they are downloaded again when next needed.
+        remove: Delete bad entries; they are downloaded or decoded again when next needed.
 
     Raises:
         typer.Exit: With code 1 when bad entries were found, 2 when ``project`` has no
             manifest.
     """
+    from datamint.storage.decoded_maintenance import verify_decoded
     from datamint.storage.file_cache import FileCache
 
     root = _root(cache_dir)
     cache = FileCache(root)
+    decoded = None
     if project is None:
         reports = [cache.verify(remove=remove)]
+        decoded = verify_decoded(root, remove=remove)
     else:
         ids = _manifest_ids(_project_manifest(root, project))
         reports = [
@@ -179,13 +200,21 @@ def verify(
     bad = [item for r in reports for item in r.bad]
     busy = [item for r in reports for item in r.busy]
     removed = sum(r.removed_bytes for r in reports)
-    for path, why in bad:
+    for path, why in bad + (decoded.bad if decoded else []):
         typer.echo(f"bad: {path.relative_to(root)}: {why}")
     for path in busy:
         typer.echo(f"skipped (being downloaded): {path.relative_to(root)}")
+    for path in decoded.busy if decoded else []:
+        typer.echo(f"skipped (being decoded): {path.relative_to(root)}")
     action = f", removed ({_mb(removed)})" if remove and bad else ""
     typer.echo(f"verified {checked} entries in {root}: {ok} ok, {len(bad)} bad{action}")
-    if bad:
+    if decoded is not None:
+        action = f", removed ({_mb(decoded.removed_bytes)})" if remove and decoded.bad else ""
+        typer.echo(
+            f"verified {decoded.checked} decoded entries (arrays, slice layouts, left-overs): "
+            f"{decoded.ok} ok, {len(decoded.bad)} bad{action}"
+        )
+    if bad or (decoded and decoded.bad):
         raise typer.Exit(code=1)
 
 
@@ -198,7 +227,8 @@ def clear(
 
     With --project, the files its manifest lists are removed (except those another
     synced project lists too) along with the manifest; decoded arrays are not tracked per
-    project and stay. Without it, files, arrays and manifests are all removed.
+    project and stay. Without it, files, decoded arrays of every format (npy, b2nd,
+    npy.gz) and manifests are all removed.
 
     \f
     Args:
