@@ -20,7 +20,7 @@ from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
 from datamint.dataset.annotation_processor import AnnotationProcessor, TargetOptions
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.label_schema import LabelSchema
-from datamint.dataset.loading import ItemLoader
+from datamint.dataset.loading import ItemLoader, parse_image_dtype
 from datamint.dataset.loading_mixin import LoadingMixin
 from datamint.dataset.preparation import Prepared, PrepareOptions, prepare
 from datamint.dataset.regions import Region
@@ -70,10 +70,17 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         cache_format: How decoded images are cached: ``"b2nd"`` (default; blosc2, one
             chunk per slice), ``"npy.gz"`` (the existing client's per-slice gzip + LRU) or
             ``"npy"`` (raw memory-mapped); see ``docs/cache.md``.
+        image_dtype: Item image dtype. None (default): contract §7.1 (NIfTI float64,
+            uint16 min-max scaled to uint8, others as decoded: uint8 PNG/video, int16 HU
+            CT DICOM). ``"stored"``: the reader's values in their own dtype (int16 for an
+            unscaled int16 NIfTI; uint16 not scaled), the smallest items to send between
+            processes. A numpy dtype (e.g. ``np.float32``): the stored values cast to it
+            in the worker. The cache always holds the compact decoded dtype.
 
     Raises:
         ValidationError: On contradictory arguments (both include and exclude lists,
             a merge strategy without semantic masks, neither or both of project/resources).
+        ValueError: For an unknown ``cache_format`` or ``image_dtype``.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         cache_dir: str | Path | None = None,
         offline: bool | None = None,
         cache_format: str | None = None,
+        image_dtype: Any = None,
     ) -> None:
         if (project is None) == (resources is None):
             raise ValidationError("give exactly one of project= (a name or Project) or resources=")
@@ -152,6 +160,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         )
         self.cache_dir = cache_dir
         self.cache_format = cache_format
+        self.image_dtype = parse_image_dtype(image_dtype)
         if offline is None:
             from datamint.settings import offline_requested
 
@@ -243,6 +252,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
                 lambda ann: files.segmentation_file(self.api, ann.record),
                 ArrayCache(root),
                 getattr(self, "cache_format", None),
+                getattr(self, "image_dtype", None),
             )
         return self._loader
 
@@ -336,7 +346,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         annotations = list(self.prepared.annotations[resource_index])
         volume = self.loader.image(resource)  # (C, D, H, W), memory-mapped
         dhw = tuple(volume.shape[1:])
-        image = np.array(region.take(volume))
+        image = np.array(region.take(volume), dtype=self.loader.item_dtype(resource))
         processor = self.processor
         opts = self.target_options
         instances: dict[str, list[np.ndarray]] = {}

@@ -7,6 +7,12 @@ loader's ``cache_format``: ``"b2nd"`` (default) and ``"npy.gz"`` store one slice
 chunk/file through :class:`~datamint.storage.slice_cache.SliceCache` and come back as
 :class:`~datamint.storage.slice_cache.StoredVolume` (``np.take`` of one slice reads only
 that slice); ``"npy"`` keeps the raw memory-mapped ``.npy``. Masks are always ``.npy``.
+
+Item dtypes (``image_dtype``): by default contract §7.1 — uint16 is min-max scaled to
+uint8 per volume when the cache entry is built, and NIfTI items are cast to float64 per
+item (the cache keeps the file's compact stored dtype, e.g. int16 CT at a quarter of the
+float64 bytes). ``"stored"`` returns the reader's values in their own dtype, unscaled;
+a numpy dtype casts every item to it in the worker (e.g. ``np.float32``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,24 @@ IMAGE_RULES_VERSION = "1"  # bump when the dtype rules of to_item_dtype change
 MASK_RULES_VERSION = "1"
 CACHE_FORMATS = ("b2nd", "npy.gz", "npy")
 DEFAULT_CACHE_FORMAT = "b2nd"  # chosen by benchmarks/bench_slice_cache.py, see docs/cache.md
+# contract §7.1: the dtype items of a reader's files have by default (cast per item)
+CONTRACT_ITEM_DTYPES = {"nifti": np.dtype(np.float64)}
+
+
+def parse_image_dtype(image_dtype: Any) -> str | np.dtype | None:
+    """Check an ``image_dtype`` argument: None, ``"stored"`` or anything ``np.dtype`` takes.
+
+    Raises:
+        ValueError: For anything else (names the value).
+    """
+    if image_dtype is None or (isinstance(image_dtype, str) and image_dtype == "stored"):
+        return image_dtype
+    try:
+        return np.dtype(image_dtype)
+    except TypeError:
+        raise ValueError(
+            f"image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; got {image_dtype!r}"
+        ) from None
 
 
 def file_sha256(path: Path) -> str:
@@ -93,9 +117,11 @@ class ItemLoader:
         array_cache: Where decoded arrays are kept (masks, and images in ``"npy"`` format).
         cache_format: How decoded images are stored: ``"b2nd"`` (default), ``"npy.gz"`` or
             ``"npy"``; None means the default.
+        image_dtype: None (contract §7.1 dtypes), ``"stored"`` or a numpy dtype (module
+            docstring).
 
     Raises:
-        ValueError: For an unknown ``cache_format``.
+        ValueError: For an unknown ``cache_format`` or ``image_dtype``.
     """
 
     def __init__(
@@ -104,7 +130,9 @@ class ItemLoader:
         fetch_segmentation: Callable[[Annotation], Path],
         array_cache: ArrayCache,
         cache_format: str | None = None,
+        image_dtype: Any = None,
     ) -> None:
+        image_dtype = parse_image_dtype(image_dtype)
         cache_format = cache_format or DEFAULT_CACHE_FORMAT
         if cache_format not in CACHE_FORMATS:
             raise ValueError(f"unknown cache_format {cache_format!r}; expected one of {', '.join(CACHE_FORMATS)}")
@@ -112,8 +140,11 @@ class ItemLoader:
         self._fetch_segmentation = fetch_segmentation
         self.array_cache = array_cache
         self.cache_format = cache_format
+        self.image_dtype = image_dtype
         self.slice_cache = None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
         self._headers = _Memo(64)
+        # open volumes (StoredVolume handles, or memory maps for "npy"), per version and axis
+        self._volumes = _Memo(64)
         self._image_keys: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._warned_uint16 = False
 
@@ -129,8 +160,9 @@ class ItemLoader:
     def image(self, resource: Resource, axis_hint: int | None = None) -> np.ndarray | StoredVolume:
         """The resource's pixels as ``(C, N, H, W)``, read-only, decoded at most once per node.
 
-        Dtypes follow contract §7.1 (uint16 scaled to uint8 with a warning, once per
-        loader); otherwise the stored dtype (e.g. int16 CT) is kept.
+        The dtype is the cached one (module docstring: by default uint16 scaled to uint8,
+        with a warning once per loader; otherwise the reader's, e.g. int16 CT); items are
+        then cast to :meth:`item_dtype`.
 
         Args:
             resource: The resource.
@@ -143,32 +175,9 @@ class ItemLoader:
         Raises:
             ReaderError: If the file cannot be decoded; names the resource.
         """
-        hint = self._hint(resource)
-
-        def build() -> tuple[np.ndarray, dict[str, Any]]:
-            path = self._fetch_resource(resource)
-            try:
-                result = read_file(path, hint)
-            except ReaderError as exc:
-                raise type(exc)(f"resource {resource.id} ({resource.filename}): {exc}") from exc
-            return to_item_dtype(result.array)
-
-        key = self._image_keys.get(self._version(resource))
-        if key is None:  # resolve once per resource version: file lookup, format sniff, hash
-            path = self._fetch_resource(resource)
-            reader = get_reader(path, hint)
-            key = {
-                "op": "image",
-                "content": resource.sha256 or file_sha256(path),
-                "reader": reader.name,
-                "reader_version": reader.version,
-                "rules": IMAGE_RULES_VERSION,
-            }
-            self._image_keys[self._version(resource)] = key
-        if self.slice_cache is not None:
-            array, extra = self.slice_cache.volume(key, build, axis_hint)
-        else:
-            array, extra = self.array_cache.get_or_build(key, build)
+        array, extra = self._volumes.get(
+            (self._version(resource), axis_hint), lambda: self._open_image(resource, axis_hint)
+        )
         if extra.get("scaled_from") == "uint16" and not self._warned_uint16:
             self._warned_uint16 = True
             warnings.warn(
@@ -179,6 +188,53 @@ class ItemLoader:
                 stacklevel=3,
             )
         return array
+
+    def _open_image(self, resource: Resource, axis_hint: int | None) -> tuple[Any, dict[str, Any]]:
+        """The cached decoded volume and its extra facts, decoding on a miss."""
+        hint = self._hint(resource)
+        contract = self.image_dtype is None
+
+        def build() -> tuple[np.ndarray, dict[str, Any]]:
+            path = self._fetch_resource(resource)
+            try:
+                result = read_file(path, hint)
+            except ReaderError as exc:
+                raise type(exc)(f"resource {resource.id} ({resource.filename}): {exc}") from exc
+            return to_item_dtype(result.array) if contract else (result.array, {})
+
+        key = self._image_key(resource)
+        if self.slice_cache is not None:
+            array, extra = self.slice_cache.volume(key, build, axis_hint)
+        else:
+            array, extra = self.array_cache.get_or_build(key, build)
+        return array, extra
+
+    def _image_key(self, resource: Resource) -> dict[str, Any]:
+        """The decoded image's cache key fields, resolved once per resource version
+        (file lookup, format sniff, content hash)."""
+        key = self._image_keys.get(self._version(resource))
+        if key is None:
+            path = self._fetch_resource(resource)
+            reader = get_reader(path, self._hint(resource))
+            key = {
+                "op": "image",
+                "content": resource.sha256 or file_sha256(path),
+                "reader": reader.name,
+                "reader_version": reader.version,
+                "rules": IMAGE_RULES_VERSION if self.image_dtype is None else "stored",
+            }
+            self._image_keys[self._version(resource)] = key
+        return key
+
+    def item_dtype(self, resource: Resource) -> np.dtype | None:
+        """The dtype the resource's items are cast to, or None to keep the cached dtype.
+
+        None for ``image_dtype='stored'``; the given dtype when one was given; by default
+        :data:`CONTRACT_ITEM_DTYPES` of the resource's reader (NIfTI: float64).
+        """
+        if self.image_dtype is None:
+            return CONTRACT_ITEM_DTYPES.get(self._image_key(resource)["reader"])
+        return None if isinstance(self.image_dtype, str) else self.image_dtype
 
     def header(self, resource: Resource) -> HeaderInfo:
         """The resource's header read (shape, dtype, geometry, metainfo), memoised per process."""
@@ -226,4 +282,5 @@ class ItemLoader:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_headers"] = _Memo(self._headers.size)
+        state["_volumes"] = _Memo(self._volumes.size)
         return state

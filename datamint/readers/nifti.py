@@ -1,10 +1,15 @@
-"""NIfTI-1 / NIfTI-2 single files (``.nii``, gzipped or not) to ``(C, N, H, W)`` float64.
+"""NIfTI-1 / NIfTI-2 single files (``.nii``, gzipped or not) to ``(C, N, H, W)`` arrays.
 
 Axes: a file stored ``(X, Y, Z)`` becomes ``(1, Z, Y, X)``, so n = z, h = y, w = x.
 Extra dimensions become channels: ``(X, Y, Z, T)`` gives ``(T, Z, Y, X)``, and anything
 beyond ``(X, Y, Z, T, U)`` is flattened into C in C order. A 2-D file gives N = 1.
 
-Values: nibabel's ``get_fdata()`` (float64, ``scl_slope``/``scl_inter`` applied).
+Values: the stored values in the file's own dtype (int16 CT stays int16, in native byte
+order) when the header's scaling is the identity (``scl_slope`` 0, NaN or 1 and
+``scl_inter`` 0 or NaN, as nibabel reads them); otherwise nibabel's ``get_fdata()``
+(float64, scaling applied). Either way the values equal ``get_fdata()``'s. Datasets cast
+NIfTI items to float64 (contract §7.1) unless asked for the stored dtype
+(``image_dtype='stored'``), so the decoded cache holds the compact stored dtype.
 
 Geometry: the file affine (sform if ``sform_code > 0``, else qform if ``qform_code > 0``,
 nibabel's choice) has its index columns reversed (:func:`~datamint.geometry.reverse_index_axes`)
@@ -119,6 +124,25 @@ def _file_geometry(image: Any) -> Geometry:
     )
 
 
+def _identity_scaling(image: Any) -> bool:
+    proxy = image.dataobj
+    return float(getattr(proxy, "slope", 1.0)) == 1.0 and float(getattr(proxy, "inter", 0.0)) == 0.0
+
+
+def _value_dtype(image: Any) -> np.dtype:
+    """What :meth:`NiftiReader.read` returns: the stored dtype if unscaled, else float64."""
+    if _identity_scaling(image):
+        return image.get_data_dtype().newbyteorder("=")
+    return np.dtype(np.float64)
+
+
+def _values(image: Any) -> np.ndarray:
+    if _identity_scaling(image):
+        data = np.asarray(image.dataobj.get_unscaled())
+        return data.astype(data.dtype.newbyteorder("="), copy=False)
+    return image.get_fdata(dtype=np.float64)
+
+
 def _our_shape(file_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     x, y, z = (*file_shape[:3], 1, 1, 1)[:3]
     channels = int(np.prod(file_shape[3:])) if len(file_shape) > 3 else 1
@@ -126,10 +150,14 @@ def _our_shape(file_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 
 
 class NiftiReader(Reader):
-    """Reads NIfTI-1/2 single files, gzipped or not (rules: module docstring)."""
+    """Reads NIfTI-1/2 single files, gzipped or not (rules: module docstring).
+
+    Versions: ``"1"`` returned float64 always; ``"2"`` keeps the stored dtype when the
+    header does not scale.
+    """
 
     name = "nifti"
-    version = "1"
+    version = "2"
     kinds = ("nifti",)
     detects = "a NIfTI-1/2 header (sizeof_hdr 348/540 and 'n+1'/'n+2'), gzipped or not"
 
@@ -138,7 +166,7 @@ class NiftiReader(Reader):
         return nifti_version(_uncompressed_head(head)) is not None
 
     def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:
-        """Decode the voxels to float64 ``(C, Z, Y, X)``.
+        """Decode the voxels to ``(C, Z, Y, X)`` (dtype: module docstring).
 
         Returns:
             ``ReadResult(array, geometry, {'affine', 'header', 'shape'}, "nifti")``; the
@@ -151,7 +179,7 @@ class NiftiReader(Reader):
         path = Path(path)
         with _open_image(path) as image:
             with decoding(path, "nifti", "read the voxels of"):
-                data = image.get_fdata(dtype=np.float64)
+                data = _values(image)
             file_shape = tuple(int(v) for v in image.shape)
             channels, z, y, x = _our_shape(file_shape)
             data = data.reshape(x, y, z, channels)
@@ -159,7 +187,7 @@ class NiftiReader(Reader):
             return ReadResult(array, _geometry(image, path), _metainfo(image), self.name)
 
     def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
-        """Shape ``(C, Z, Y, X)``, float64, geometry and metainfo from the header only.
+        """Shape ``(C, Z, Y, X)``, value dtype, geometry and metainfo from the header only.
 
         Raises:
             UnsupportedFormatError: If the file is not a single-file NIfTI.
@@ -169,5 +197,5 @@ class NiftiReader(Reader):
         with _open_image(path) as image:
             shape = _our_shape(tuple(int(v) for v in image.shape))
             return HeaderInfo(
-                shape, np.dtype(np.float64), _geometry(image, path), metainfo=_metainfo(image)
+                shape, _value_dtype(image), _geometry(image, path), metainfo=_metainfo(image)
             )

@@ -41,6 +41,7 @@ __all__ = ["SliceCache", "StoredVolume"]
 _LOG = logging.getLogger(__name__)
 
 AXES = ("axial", "coronal", "sagittal")
+SLICES_DIR = "slices"  # this cache's folder inside ``<root>/arrays``
 Decoder = Callable[[], tuple[np.ndarray, dict[str, Any]]]
 
 
@@ -127,7 +128,7 @@ class SliceCache:
         self._open: OrderedDict[tuple[str, int], tuple[dict[str, Any], LayoutReader]] = OrderedDict()
 
     def _entry(self, key: str) -> Path:
-        return self.root / "arrays" / "slices" / key[:2] / key
+        return self.root / "arrays" / SLICES_DIR / key[:2] / key
 
     def volume(
         self, key_fields: Mapping[str, Any], decode: Decoder, axis_hint: int | None = None

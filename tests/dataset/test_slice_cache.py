@@ -3,9 +3,12 @@ each volume is decoded once whatever the workers, items keep the stored dtype.""
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
+import blosc2
+import nibabel as nib
 import numpy as np
 import pytest
 from torch.utils.data import DataLoader
@@ -30,6 +33,8 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
     for res in sliced.resources:
         decoded = read_file(sliced.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)).array
         expected, _ = loading.to_item_dtype(decoded)
+        assert expected.dtype == np.int16  # the cache keeps the NIfTI's stored dtype ...
+        expected = expected.astype(np.float64)  # ... and items are float64 (contract §7.1)
         first = int(sliced._offsets()[sliced.resources.index(res)])
         n = expected.shape[1 + sliced.slice_axis_index]
         for k in (0, n // 2, n - 1):
@@ -37,6 +42,48 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
             assert image.dtype == expected.dtype
             assert np.array_equal(image, np.take(expected, k, axis=1 + sliced.slice_axis_index))
     assert all(tmp_path in p.parents or p == tmp_path for p in (tmp_path / "cache").rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("image_dtype", "want"), [("stored", np.int16), (np.float32, np.float32), ("float64", np.float64), (None, np.float64)]
+)
+def test_image_dtype_chooses_the_item_dtype(demo_server, tmp_path, image_dtype, want):
+    kwargs = _kwargs(demo_server, tmp_path / "cache", None)
+    sliced = VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs).filter(
+        filename_pattern="volumes/brain1*"
+    ).slice("sagittal")
+    image = nib.Nifti1Image.from_bytes(gzip.decompress(sliced.loader._fetch_resource(sliced.resources[0]).read_bytes()))
+    stored = np.asanyarray(image.dataobj)  # (x, y, z) int16; sagittal slice k is x = k
+    for k in (0, 100):
+        item = sliced[k]["image"]
+        assert item.dtype == want
+        np.testing.assert_array_equal(item[0], stored[k].T.astype(want))  # (z, y)
+    b2nd = list((tmp_path / "cache").rglob("*.b2nd"))
+    assert b2nd and all(blosc2.open(str(p)).dtype == np.int16 for p in b2nd)
+
+
+def test_image_dtype_rejects_what_is_not_a_dtype(demo_server, tmp_path):
+    with pytest.raises(ValueError, match="image_dtype.*'int17'"):
+        VolumeDataset(project="demo", image_dtype="int17", **_kwargs(demo_server, tmp_path, None))
+
+
+def test_stored_keeps_uint16_unscaled(demo_server, tmp_path):
+    from datamint.exceptions import DatamintWarning
+
+    kwargs = _kwargs(demo_server, tmp_path / "cache", None)
+    stored = VolumeDataset(project="demo", image_dtype="stored", **kwargs)
+    contract = VolumeDataset(project="demo", **kwargs)
+    found = False
+    for i, res in enumerate(stored.resources):
+        decoded = read_file(stored.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)).array
+        if decoded.dtype != np.uint16:
+            continue
+        found = True
+        assert np.array_equal(stored[i]["image"], decoded)
+        with pytest.warns(DatamintWarning, match="uint16"):
+            assert contract[i]["image"].dtype == np.uint8
+        break
+    assert found, "the demo project has a uint16 volume (MR DICOM)"
 
 
 def test_video_frames_from_the_slice_cache(demo_server, tmp_path):

@@ -108,7 +108,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
         geometry=None,
     ),
     "volumes/brain1_mr.nii.gz": dict(
-        reader="nifti", shape=(1, 25, 256, 256), dtype="float64", sum=631859459.0,
+        reader="nifti", shape=(1, 25, 256, 256), dtype="int16", sum=631859459.0,
         voxels={(0, 12, 128, 128): 526.0, (0, 24, 85, 170): 123.0, (0, 0, 170, 64): 408.0},
         spacing_mm=(6.5, 0.78125, 0.78125), n_axis="space", calibration="patient",
         frame_interval_s=None,
@@ -116,7 +116,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [6.5, 0.0, 0.0, -78.0], [0.0, 0.0, 0.0, 1.0]],
     ),
     "volumes/breast1_mr.nii.gz": dict(
-        reader="nifti", shape=(1, 21, 120, 45), dtype="float64", sum=7187342.0,
+        reader="nifti", shape=(1, 21, 120, 45), dtype="int16", sum=7187342.0,
         voxels={(0, 10, 60, 22): 61.0, (0, 20, 40, 30): 60.0, (0, 0, 80, 11): 58.0},
         spacing_mm=(2.1, 0.664062, 0.664062), n_axis="space", calibration="patient",
         frame_interval_s=None,
@@ -124,7 +124,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [2.1, 0.0, 0.0, 9.45], [0.0, 0.0, 0.0, 1.0]],
     ),
     "volumes/lung2_ct.nii.gz": dict(
-        reader="nifti", shape=(1, 19, 161, 182), dtype="float64", sum=-107037070.0,
+        reader="nifti", shape=(1, 19, 161, 182), dtype="int16", sum=-107037070.0,
         voxels={(0, 9, 80, 91): 38.0, (0, 18, 53, 121): -746.0, (0, 0, 107, 45): -54.0},
         spacing_mm=(5.0, 0.626953125, 0.626953125), n_axis="space", calibration="patient",
         frame_interval_s=None,
@@ -140,7 +140,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [5.0, 0.0, 0.0, -310.0], [0.0, 0.0, 0.0, 1.0]],
     ),
     "volumes/colin27_t1_2mm.nii.gz": dict(
-        reader="nifti", shape=(1, 91, 109, 91), dtype="float64", sum=39807526.0,
+        reader="nifti", shape=(1, 91, 109, 91), dtype="uint8", sum=39807526.0,
         voxels={(0, 45, 54, 45): 33.0, (0, 90, 36, 60): 0.0, (0, 0, 72, 22): 52.0},
         spacing_mm=(2.0, 2.0, 2.0), n_axis="space", calibration="patient",
         frame_interval_s=None,
@@ -148,7 +148,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
                 [2.0, 0.0, 0.0, -71.0], [0.0, 0.0, 0.0, 1.0]],
     ),
     "volumes/mni152_t1_2mm.nii.gz": dict(
-        reader="nifti", shape=(1, 95, 117, 99), dtype="float64", sum=41683021.0,
+        reader="nifti", shape=(1, 95, 117, 99), dtype="uint8", sum=41683021.0,
         voxels={(0, 47, 58, 49): 198.0, (0, 94, 39, 66): 0.0, (0, 0, 78, 24): 0.0},
         spacing_mm=(2.0, 2.0, 2.0), n_axis="space", calibration="patient",
         frame_interval_s=None,
@@ -157,7 +157,7 @@ REFERENCE: dict[str, dict[str, Any]] = {
     ),
     # LSA file orientation: our (n, h, w) point to A, S, L.
     "volumes/itk_kmeanstest_t1.nii.gz": dict(
-        reader="nifti", shape=(1, 62, 128, 128), dtype="float64", sum=19533798.0,
+        reader="nifti", shape=(1, 62, 128, 128), dtype="int16", sum=19533798.0,
         voxels={(0, 31, 64, 64): 97.0, (0, 61, 42, 85): 0.0, (0, 0, 85, 32): 0.0},
         spacing_mm=(3.0, 2.0, 2.0), n_axis="space", calibration="patient",
         frame_interval_s=None,

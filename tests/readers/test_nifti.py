@@ -23,7 +23,8 @@ def test_axes_and_affine_match_nibabel(relative: str) -> None:
     result = read_file(DEMO / relative)
     x, y, z = expected.shape
     assert result.array.shape == (1, z, y, x)
-    assert result.array.dtype == np.float64
+    assert result.array.dtype == image.get_data_dtype()  # unscaled: the stored dtype
+    assert read_header(DEMO / relative).dtype == result.array.dtype
     np.testing.assert_array_equal(result.array[0], expected.transpose(2, 1, 0))
     # Our index (n, h, w) = file index (z, y, x): both affines give the same mm.
     rng = np.random.default_rng(0)
@@ -99,12 +100,13 @@ def test_big_endian_file(tmp_path: Path) -> None:
     image = nib.load(DEMO / "volumes/lung2_ct.nii.gz")
     data = np.asanyarray(image.dataobj)
     header = nib.Nifti1Header(endianness=">")
+    header.set_data_dtype(np.int16)
     big = nib.Nifti1Image(data.astype(">i2"), image.affine, header=header)
     path = tmp_path / "data"
     path.write_bytes(big.to_bytes())
     assert path.read_bytes()[:4] == b"\x00\x00\x01\x5c"  # sizeof_hdr 348, big endian
     result = read_file(path)
-    assert result.array.dtype == np.float64 and result.array.dtype.isnative
+    assert result.array.dtype == np.int16 and result.array.dtype.isnative
     np.testing.assert_array_equal(result.array, cached_read("volumes/lung2_ct.nii.gz").array)
     assert result.geometry == cached_read("volumes/lung2_ct.nii.gz").geometry
     assert read_header(path).shape == result.array.shape
@@ -129,3 +131,19 @@ def test_lpi_oblique_four_d_file(tmp_path: Path) -> None:
     assert result.geometry.spacing_mm == pytest.approx((2.5, 0.9, 0.8))
     header = read_header(path)
     assert (header.shape, header.geometry) == (result.array.shape, result.geometry)
+
+
+def test_scaled_file_gives_float64_values(tmp_path: Path) -> None:
+    """scl_slope/scl_inter set: values are get_fdata()'s float64, header and read agree."""
+    image = nib.load(DEMO / "volumes/lung2_ct.nii.gz")
+    stored = np.asanyarray(image.dataobj)
+    scaled = nib.Nifti1Image(stored, image.affine)
+    scaled.header.set_slope_inter(0.5, -1024.0)
+    path = tmp_path / "scaled.nii"
+    nib.save(scaled, path)
+    result = read_file(path)
+    assert result.array.dtype == np.float64
+    assert read_header(path).dtype == np.float64
+    expected = nib.load(path).get_fdata().transpose(2, 1, 0)
+    np.testing.assert_array_equal(result.array[0], expected)
+    assert result.array[0, 0, 0, 0] == stored[0, 0, 0] * 0.5 - 1024.0

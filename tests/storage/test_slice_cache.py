@@ -125,3 +125,41 @@ def test_reading_after_the_parent_read_does_not_hang_in_a_forked_child(tmp_path:
     child.join(30)
     assert child.exitcode == 0, "the forked reader hung or failed"
     assert queue.get(timeout=1) == array[:, 2].sum()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float64])
+def test_b2nd_codec_per_dtype_and_direct_chunk_reads(tmp_path: Path, dtype) -> None:
+    """LZ4 with shuffle only for multi-byte dtypes; slices read chunk by chunk equal the array."""
+    import blosc2
+
+    from datamint.storage.slice_formats import B2ndFormat
+
+    array = _volume(dtype) if dtype != np.uint8 else _volume(np.int16).astype(np.uint8)
+    (path,) = B2ndFormat().write(tmp_path / "axial", array)
+    stored = blosc2.open(str(path))
+    assert stored.schunk.cparams.codec == blosc2.Codec.LZ4
+    want = blosc2.Filter.SHUFFLE if np.dtype(dtype).itemsize > 1 else blosc2.Filter.NOFILTER
+    assert stored.schunk.cparams.filters[0] == want
+    reader = B2ndFormat().open(tmp_path / "axial", [path])
+    assert reader._direct
+    for k in range(array.shape[1]):
+        got = reader.read(k)
+        assert got.dtype == array.dtype and got.flags.writeable
+        np.testing.assert_array_equal(got, array[:, k])
+
+
+def test_b2nd_files_of_other_codecs_and_chunks_still_read(tmp_path: Path) -> None:
+    """A layout written by an earlier version (zstd, or chunks spanning slices) reads the same."""
+    import blosc2
+
+    from datamint.storage.slice_formats import B2ndFormat
+
+    array = _volume()
+    zstd = {"codec": blosc2.Codec.ZSTD, "clevel": 1, "filters": [blosc2.Filter.SHUFFLE]}
+    for name, chunks in (("zstd", (2, 1, 7, 9)), ("wide", (2, 2, 7, 9))):
+        path = tmp_path / f"{name}.b2nd"
+        blosc2.asarray(array, chunks=chunks, blocks=chunks, urlpath=str(path), mode="w", cparams=zstd)
+        reader = B2ndFormat().open(tmp_path / name, [path])
+        assert reader._direct == (name == "zstd")
+        for k in range(array.shape[1]):
+            np.testing.assert_array_equal(reader.read(k), array[:, k])
