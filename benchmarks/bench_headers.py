@@ -1,10 +1,12 @@
 """Header-only reads vs full decodes of the demo series and volumes, in one run.
 
-``read_header`` gives shape, dtype and geometry without decoding pixels (DICOM parsed
-with ``stop_before_pixels``, straight from the ZIP stream; NIfTI's 348-byte header from
-the gzip stream). ``read_file`` decodes everything. For each resource, both are timed
-(median of ``REPEATS`` calls, interleaved, after one warm-up call each) and the table
-prints the ratio.
+``read_header`` gives shape, dtype and geometry without decoding pixels (a DICOM series
+scanned by :mod:`datamint.readers.dicom_header_scan` up to each member's pixel data,
+straight from the ZIP stream, pydicom parsing only the first slice's header and only when
+its metainfo is read; NIfTI's 348-byte header from the gzip stream). ``read_file``
+decodes everything. For each resource, both are timed (median of ``REPEATS`` calls, all
+header calls then all full calls, after one warm-up call each) and the table prints the
+ratio.
 
 Resources: the demo DICOM series (folder and ZIP, as the server sends it), the six demo
 NIfTI volumes, and a clinical-size series made here from the demo one (every slice
@@ -13,26 +15,33 @@ slices are small and uncompressed.
 
 Run: ``.venv/bin/python benchmarks/bench_headers.py``
 
-Last run (2-core shared machine, pydicom 3.0.2, nibabel 5.4.2):
+Last run (2-core machine shared with other jobs, pydicom 3.0.2, nibabel 5.4.2; a
+typical one of three, the demo folder ratio was 20.6-22.0x):
 
 | resource | shape (C, N, H, W) | header ms | full decode ms | x faster |
 |---|---|---|---|---|
-| series/ct_lung2/ (folder, 20 files) | (1, 20, 128, 128) | 11.45 | 29.89 | 2.6 |
-| series/ct_lung2 as ZIP | (1, 20, 128, 128) | 12.30 | 27.36 | 2.2 |
-| volumes/brain1_mr.nii.gz | (1, 25, 256, 256) | 0.27 | 16.80 | 62.2 |
-| volumes/breast1_mr.nii.gz | (1, 21, 120, 45) | 0.25 | 1.04 | 4.3 |
-| volumes/colin27_t1_2mm.nii.gz | (1, 91, 109, 91) | 0.25 | 4.09 | 16.2 |
-| volumes/itk_kmeanstest_t1.nii.gz | (1, 62, 128, 128) | 0.39 | 6.47 | 16.6 |
-| volumes/lung2_ct.nii.gz | (1, 19, 161, 182) | 0.25 | 6.19 | 24.7 |
-| volumes/mni152_t1_2mm.nii.gz | (1, 95, 117, 99) | 0.26 | 3.89 | 15.2 |
-| 512x512 J2K series ZIP (made here) | (1, 20, 512, 512) | 12.66 | 319.01 | 25.2 |
+| series/ct_lung2/ (folder, 20 files) | (1, 20, 128, 128) | 0.52 | 11.39 | 21.7 |
+| series/ct_lung2 as ZIP | (1, 20, 128, 128) | 1.35 | 16.15 | 11.9 |
+| volumes/brain1_mr.nii.gz | (1, 25, 256, 256) | 0.28 | 16.12 | 57.6 |
+| volumes/breast1_mr.nii.gz | (1, 21, 120, 45) | 0.25 | 1.14 | 4.6 |
+| volumes/colin27_t1_2mm.nii.gz | (1, 91, 109, 91) | 0.26 | 3.68 | 14.2 |
+| volumes/itk_kmeanstest_t1.nii.gz | (1, 62, 128, 128) | 0.26 | 5.41 | 20.4 |
+| volumes/lung2_ct.nii.gz | (1, 19, 161, 182) | 0.28 | 5.69 | 20.3 |
+| volumes/mni152_t1_2mm.nii.gz | (1, 95, 117, 99) | 0.25 | 3.03 | 12.1 |
+| 512x512 J2K series ZIP (made here) | (1, 20, 512, 512) | 1.14 | 299.95 | 264.3 |
 
-A header read costs what pydicom needs to parse the headers (about 0.3 ms per file plus
-element conversion, about 0.6 ms in all) or nibabel the 348-byte NIfTI header (0.25 ms),
-whatever the pixel size. So the ratio grows with the pixel data: the demo series slices
-are 32 KB uncompressed, about the size of their headers, and reach only 2-3x; at a
-clinical 512 x 512 JPEG 2000 it is 25x; small NIfTI volumes (breast1, 113 KB decoded)
-decode in about 1 ms anyway. The header read reads about 1.6 KB of each 34 KB member.
+A series header read costs about 20 us per file: open and read the first 8 KiB (3 us),
+walk the header (15 us for the 47 elements of a demo CT file; 6 us once the files of
+the series have taught the scanner what they share), turn the values into slice fields
+(2-3 us), plus about 0.1 ms for listing, ordering and geometry. pydicom parsing each
+header, as before, cost 0.45 ms per file plus element conversions (header 11.5 ms, 2.6x,
+on the previous run). The full decode got faster too (about 20 ms before on this
+machine): it now orders the slices from the same scan, then has pydicom parse and decode
+each file. From a ZIP each member is inflated up to its pixel data (about 1.7 KB), which
+``zipfile`` and zlib make cost about 25 us a member, hence 12x; at a clinical 512 x 512
+JPEG 2000 the header read ignores the pixel size and reaches 260x. A NIfTI header read
+costs what nibabel needs for the 348-byte header (0.25 ms), whatever the volume size, so
+small volumes (breast1, 113 KB decoded) gain little.
 """
 
 from __future__ import annotations
