@@ -72,24 +72,29 @@ def merge_semantic(
     """
     if not per_author:
         raise ValueError("merge_semantic needs at least one author; use empty_semantic()")
-    stack = torch.stack([torch.as_tensor(np.asarray(m, dtype=np.float32)) for m in per_author.values()])
-    n = stack.shape[0]
+    # Votes are counted in numpy on uint8 (an author votes where its mask is non-zero):
+    # about 10x cheaper than float32 torch ops, and free of intra-op thread contention.
+    masks = [np.asarray(m) for m in per_author.values()]
+    votes = (masks[0] != 0).astype(np.uint8)
+    for mask in masks[1:]:
+        votes += mask != 0
+    n = len(masks)
     if strategy is MergeStrategy.UNION:
-        merged = stack.sum(0) > 0
+        merged = votes > 0
     elif strategy is MergeStrategy.INTERSECTION:
-        merged = stack.prod(0) > 0
+        merged = votes == n
     else:
-        merged = stack.sum(0) >= n / 2
+        merged = votes.astype(np.uint16) * 2 >= n
     if merged.shape[0] != num_classes + 1:
         raise ValueError(f"expected {num_classes + 1} channels, got {merged.shape[0]}")
-    return merged.to(torch.float32)
+    return torch.from_numpy(merged.astype(np.float32))
 
 
 def empty_semantic(num_classes: int, spatial: Sequence[int]) -> torch.Tensor:
     """All-background float32 ``(L + 1, *spatial)``: channel 0 ones, the rest zeros."""
-    out = torch.zeros((num_classes + 1, *spatial), dtype=torch.float32)
+    out = np.zeros((num_classes + 1, *spatial), dtype=np.float32)  # numpy: no intra-op threads
     out[0] = 1.0
-    return out
+    return torch.from_numpy(out)
 
 
 def merge_image_labels(
