@@ -31,6 +31,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
 import datamint.readers.dicom_series as dicom_series
+import datamint.readers.dicom_series_scan as dicom_series_scan
 from datamint.exceptions import InvalidResourceError
 from datamint.readers import read_file, read_header
 from datamint.readers.dicom_header_scan import (
@@ -322,7 +323,7 @@ def pydicom_only(monkeypatch: pytest.MonkeyPatch) -> PydicomOnly:
 
     def run(fn: Callable[[], Any]) -> Any:
         with monkeypatch.context() as patch:
-            patch.setattr(dicom_series, "scan_header", lambda *args, **kwargs: None)
+            patch.setattr(dicom_series_scan, "scan_header", lambda *args, **kwargs: None)
             return fn()
 
     return run
