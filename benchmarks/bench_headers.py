@@ -8,40 +8,45 @@ decodes everything. For each resource, both are timed (median of ``REPEATS`` cal
 header calls then all full calls, after one warm-up call each) and the table prints the
 ratio.
 
-Resources: the demo DICOM series (folder and ZIP, as the server sends it), the six demo
-NIfTI volumes, and a clinical-size series made here from the demo one (every slice
-upsampled 4x to 512 x 512 and stored as JPEG 2000 Lossless, zipped), since the demo
-slices are small and uncompressed.
+Resources: the demo DICOM series (folder; the server's ZIP, entries stored as
+``build_series_zip`` writes them; a deflated ZIP), the six demo NIfTI volumes, and a
+clinical-size series made here from the demo one (every slice upsampled 4x to 512 x 512
+and stored as JPEG 2000 Lossless, zipped), since the demo slices are small and
+uncompressed. The last row sums what a dataset over the demo project reads: the series
+as the server's ZIP plus the six volumes.
 
 Run: ``.venv/bin/python benchmarks/bench_headers.py``
 
-Last run (2-core machine shared with other jobs, pydicom 3.0.2, nibabel 5.4.2; a
-typical one of three, the demo folder ratio was 20.6-22.0x):
+Last run (2-core machine, pydicom 3.0.2, nibabel 5.4.2):
 
 | resource | shape (C, N, H, W) | header ms | full decode ms | x faster |
 |---|---|---|---|---|
-| series/ct_lung2/ (folder, 20 files) | (1, 20, 128, 128) | 0.52 | 11.39 | 21.7 |
-| series/ct_lung2 as ZIP | (1, 20, 128, 128) | 1.35 | 16.15 | 11.9 |
-| volumes/brain1_mr.nii.gz | (1, 25, 256, 256) | 0.28 | 16.12 | 57.6 |
-| volumes/breast1_mr.nii.gz | (1, 21, 120, 45) | 0.25 | 1.14 | 4.6 |
-| volumes/colin27_t1_2mm.nii.gz | (1, 91, 109, 91) | 0.26 | 3.68 | 14.2 |
-| volumes/itk_kmeanstest_t1.nii.gz | (1, 62, 128, 128) | 0.26 | 5.41 | 20.4 |
-| volumes/lung2_ct.nii.gz | (1, 19, 161, 182) | 0.28 | 5.69 | 20.3 |
-| volumes/mni152_t1_2mm.nii.gz | (1, 95, 117, 99) | 0.25 | 3.03 | 12.1 |
-| 512x512 J2K series ZIP (made here) | (1, 20, 512, 512) | 1.14 | 299.95 | 264.3 |
+| series/ct_lung2/ (folder, 20 files) | (1, 20, 128, 128) | 0.96 | 19.29 | 20.1 |
+| series/ct_lung2 as the server's ZIP | (1, 20, 128, 128) | 0.99 | 21.28 | 21.5 |
+| series/ct_lung2 as a deflated ZIP | (1, 20, 128, 128) | 2.10 | 17.24 | 8.2 |
+| volumes/brain1_mr.nii.gz | (1, 25, 256, 256) | 0.16 | 20.86 | 127.7 |
+| volumes/breast1_mr.nii.gz | (1, 21, 120, 45) | 0.26 | 1.20 | 4.6 |
+| volumes/colin27_t1_2mm.nii.gz | (1, 91, 109, 91) | 0.14 | 4.09 | 30.0 |
+| volumes/itk_kmeanstest_t1.nii.gz | (1, 62, 128, 128) | 0.14 | 6.13 | 45.4 |
+| volumes/lung2_ct.nii.gz | (1, 19, 161, 182) | 0.14 | 6.33 | 46.8 |
+| volumes/mni152_t1_2mm.nii.gz | (1, 95, 117, 99) | 0.13 | 3.55 | 26.3 |
+| 512x512 J2K series ZIP (made here) | (1, 20, 512, 512) | 0.56 | 384.14 | 683.4 |
+| **the demo's series and volumes, as a dataset reads them** | | 1.95 | 63.45 | **32.5** |
 
-A series header read costs about 20 us per file: open and read the first 8 KiB (3 us),
-walk the header (15 us for the 47 elements of a demo CT file; 6 us once the files of
-the series have taught the scanner what they share), turn the values into slice fields
-(2-3 us), plus about 0.1 ms for listing, ordering and geometry. pydicom parsing each
-header, as before, cost 0.45 ms per file plus element conversions (header 11.5 ms, 2.6x,
-on the previous run). The full decode got faster too (about 20 ms before on this
-machine): it now orders the slices from the same scan, then has pydicom parse and decode
-each file. From a ZIP each member is inflated up to its pixel data (about 1.7 KB), which
-``zipfile`` and zlib make cost about 25 us a member, hence 12x; at a clinical 512 x 512
-JPEG 2000 the header read ignores the pixel size and reaches 260x. A NIfTI header read
-costs what nibabel needs for the 348-byte header (0.25 ms), whatever the volume size, so
-small volumes (breast1, 113 KB decoded) gain little.
+The ratio swings between runs (the folder series gave 20.1-25.8x in four runs on a shared
+machine; the server's ZIP 14.7x before entries were read at their offsets, 21.5-23.2x
+after). A series header read costs about 20-50 us per file: read the first bytes (a
+folder file with ``os.read``; a stored ZIP entry with ``os.pread`` at its data offset, no
+zipfile object per entry), walk the header with
+:mod:`~datamint.readers.dicom_header_scan` (15 us for the 47 elements of a demo CT file;
+6 us once the files of the series have taught the scanner what they share), plus about
+0.1 ms for listing, ordering and geometry. pydicom parsing each header cost 0.45 ms per
+file plus element conversions (header 11.5 ms, 2.6x, before the scanner). The full
+decode got faster too (it orders slices from the same scan). A deflated ZIP (not what
+the server sends) pays zipfile + zlib, about 60 us an entry. A NIfTI header read inflates
+the first 4 KiB and has nibabel parse the 348-byte header with its checks (0.13-0.26 ms);
+its ratio grows with the volume, so breast1 (21 x 120 x 45 int16, 227 KB, fully decoded
+in about 1.2 ms) stays near 5x.
 """
 
 from __future__ import annotations
@@ -59,9 +64,14 @@ import pydicom
 from pydicom.uid import JPEG2000Lossless
 
 from datamint.readers import read_file, read_header
+from datamint.server.import_common import build_series_zip
 
 DEMO = Path(__file__).resolve().parents[1] / "datamint" / "demo" / "data"
 REPEATS = 15
+# the rows a dataset over the demo project reads: the series as the server's ZIP + the NIfTI
+DEMO_AS_CACHED = {"series/ct_lung2 as the server's ZIP"} | {
+    f"volumes/{p.name}" for p in (DEMO / "volumes").glob("*.nii.gz")
+}
 
 
 def _median_s(fn: Callable[[], object]) -> float:
@@ -84,22 +94,33 @@ def _clinical_series(folder: Path) -> Path:
         ds.Rows, ds.Columns = big.shape
         ds.compress(JPEG2000Lossless, big, encoding_plugin="pylibjpeg")
         ds.save_as(folder / source.name)
-    return Path(shutil.make_archive(str(folder), "zip", folder))
+    return _server_zip(folder, folder.with_suffix(".zip"))
+
+
+def _server_zip(folder: Path, out: Path) -> Path:
+    """The series as the server sends it: members stored (not deflated), sorted by name."""
+    files = [(p.name, p) for p in sorted(folder.glob("*.dcm"))]
+    with open(out, "wb") as fh:
+        build_series_zip(files, fh)
+    return out
 
 
 def main() -> None:
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as tmp:
-        series_zip = Path(shutil.make_archive(f"{tmp}/ct_lung2", "zip", DEMO / "series/ct_lung2"))
+        series = DEMO / "series/ct_lung2"
+        deflated = Path(shutil.make_archive(f"{tmp}/ct_lung2", "zip", series))
         rows = [
-            ("series/ct_lung2/ (folder, 20 files)", DEMO / "series/ct_lung2"),
-            ("series/ct_lung2 as ZIP", series_zip),
+            ("series/ct_lung2/ (folder, 20 files)", series),
+            ("series/ct_lung2 as the server's ZIP", _server_zip(series, Path(tmp) / "s.zip")),
+            ("series/ct_lung2 as a deflated ZIP", deflated),
             *((f"volumes/{p.name}", p) for p in sorted((DEMO / "volumes").glob("*.nii.gz"))),
             ("512x512 J2K series ZIP (made here)", _clinical_series(Path(tmp) / "clinical")),
         ]
         print(f"{REPEATS} calls each, median\n")
         print("| resource | shape (C, N, H, W) | header ms | full decode ms | x faster |")
         print("|---|---|---|---|---|")
+        totals = [0.0, 0.0]
         for label, path in rows:
             header_s = _median_s(lambda path=path: read_header(path))
             full_s = _median_s(lambda path=path: read_file(path))
@@ -108,6 +129,14 @@ def main() -> None:
                 f"| {label} | {shape} | {header_s * 1e3:.2f} | {full_s * 1e3:.2f} "
                 f"| {full_s / header_s:.1f} |"
             )
+            if label in DEMO_AS_CACHED:
+                totals[0] += header_s
+                totals[1] += full_s
+        print(
+            f"| **the demo's series and volumes, as a dataset reads them** (server ZIP + "
+            f"{len(DEMO_AS_CACHED) - 1} NIfTI) | | {totals[0] * 1e3:.2f} | {totals[1] * 1e3:.2f} "
+            f"| **{totals[1] / totals[0]:.1f}** |"
+        )
 
 
 if __name__ == "__main__":

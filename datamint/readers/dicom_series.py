@@ -41,16 +41,9 @@ from datamint.readers.base import Deferred, FileHint, HeaderInfo, Reader, ReadRe
 from datamint.readers.dicom import read_dataset
 from datamint.readers.dicom_header_scan import WANTED
 from datamint.readers.dicom_pixels import decode_pixels, pixel_layout
+from datamint.readers.dicom_series_members import _FolderMember, _members, _Opener, _where
 from datamint.readers.dicom_series_order import SeriesSlice, order_series
-from datamint.readers.dicom_series_scan import (
-    _LAYOUT_COUNT,
-    _SHARED_TAGS,
-    _FolderMember,
-    _members,
-    _Opener,
-    _scan,
-    _where,
-)
+from datamint.readers.dicom_series_scan import _LAYOUT_COUNT, _SHARED_TAGS, _scan
 
 __all__ = ["DicomSeriesReader", "SeriesSlice"]
 

@@ -1,8 +1,9 @@
 """The members of a DICOM series (a ZIP archive or a folder), read up to their pixel data.
 
-Used by :class:`~datamint.readers.dicom_series.DicomSeriesReader`: ``_members`` lists
-every file of a folder or entry of a ZIP under a member name, and ``_scan`` turns each
-into a :class:`~datamint.readers.dicom_series_order.SeriesSlice`. Members without
+Used by :class:`~datamint.readers.dicom_series.DicomSeriesReader`:
+:mod:`~datamint.readers.dicom_series_members` lists every file of a folder or entry of a
+ZIP under a member name, and ``_scan`` turns each into a
+:class:`~datamint.readers.dicom_series_order.SeriesSlice`. Members without
 ``DICM`` at byte 128 (READMEs) and a DICOMDIR ((0002,0002) Media Storage SOP Class UID
 1.2.840.10008.1.3.10) are skipped.
 
@@ -21,11 +22,8 @@ are each slice's ``layout_key``, what its pixel layout is computed from.
 from __future__ import annotations
 
 import os
-import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,6 +40,15 @@ from datamint.readers.dicom_header_scan import (
     text_value,
     uint16_value,
 )
+from datamint.readers.dicom_series_members import (
+    _O_BINARY,
+    _Descriptor,
+    _FolderMember,
+    _Opener,
+    _Range,
+    _StoredMember,
+    _where,
+)
 from datamint.readers.dicom_series_order import SeriesSlice, series_slice, text
 
 __all__: list[str] = []  # internal to DicomSeriesReader
@@ -49,9 +56,6 @@ __all__: list[str] = []  # internal to DicomSeriesReader
 _DICOMDIR = "1.2.840.10008.1.3.10"
 _PIXEL_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)  # where stop_before_pixels stops
 _ZIP_PREFIX_BYTES = 1024  # first read of a ZIP member, at least (see _scan)
-
-# Opens one member for binary reading: a file of a folder, or an entry of an open archive.
-_Opener = Callable[[], IO[bytes]]
 
 # Scanned tags most slices of a series share, decoded once per distinct raw tuple. The
 # first six are SeriesSlice.grid (GRID_KEYWORDS order); the first ten are all that
@@ -145,59 +149,6 @@ def _raw_text(raw: bytes | None) -> str:
     return "" if raw is None else raw.decode("ascii", "replace").strip(" \x00")
 
 
-def _folder_files(root: Path) -> list[tuple[str, str]]:
-    """``(member name, file path)`` of every file under ``root``, as ``rglob("*")``
-    finds them (symlinked folders not entered) and in ``sorted(Path)`` order."""
-    found: list[tuple[tuple[str, ...], str]] = []
-    pending: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
-    while pending:
-        folder, parts = pending.pop()
-        try:
-            with os.scandir(folder) as scanned:
-                entries = list(scanned)
-        except PermissionError:
-            continue
-        for entry in entries:
-            try:
-                is_folder = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_folder = False
-            if is_folder:
-                pending.append((entry.path, (*parts, entry.name)))
-            elif entry.is_file():
-                found.append(((*parts, entry.name), entry.path))
-    found.sort()
-    return [(os.path.join(*parts), file) for parts, file in found]
-
-
-class _FolderMember:
-    """Opens one file of a folder (the opener of a folder member)."""
-
-    __slots__ = ("file",)
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def __call__(self) -> IO[bytes]:
-        return open(self.file, "rb")
-
-
-class _Descriptor:
-    """``read(size)`` on an OS file descriptor: the scanner's stream with no io objects
-    (an ``open()`` costs twice an ``os.open``, and a series opens every file)."""
-
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def read(self, size: int, /) -> bytes:
-        return os.read(self.fd, size)
-
-
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-
-
 def _scan_file(file: str, template: ScanTemplate) -> tuple[bool, HeaderScan | None]:
     """Whether a file starts a DICOM Part 10 file, and its scan (``None``: ask pydicom).
 
@@ -217,24 +168,6 @@ def _scan_file(file: str, template: ScanTemplate) -> tuple[bool, HeaderScan | No
         return True, scan_header(head, _Descriptor(fd), template)
     finally:
         os.close(fd)
-
-
-@contextmanager
-def _members(path: Path) -> Iterator[dict[str, _Opener]]:
-    """Member name -> opener, for every file of a folder or every entry of a ZIP."""
-    if path.is_dir():
-        yield {member: _FolderMember(file) for member, file in _folder_files(path)}
-        return
-    with decoding(path, "dicom_series", "open the ZIP archive"):
-        archive = zipfile.ZipFile(path)
-    with archive:
-        infos = [info for info in archive.infolist() if not info.is_dir()]
-        yield {info.filename: (lambda info=info: archive.open(info)) for info in infos}
-
-
-def _where(path: Path, member: str, folder: bool) -> Path:
-    """What messages name: the file of a folder, or ``archive::member``."""
-    return path / member if folder else Path(f"{path}::{member}")
 
 
 def _scanned_slice(
@@ -318,13 +251,18 @@ def _scan(path: Path, members: dict[str, _Opener]) -> tuple[list[SeriesSlice], d
         try:
             if isinstance(opener, _FolderMember):
                 dicom, scan = _scan_file(opener.file, template)
+            elif isinstance(opener, _StoredMember):
+                stream = _Range(opener.fd, opener.offset, opener.offset + opener.size)
+                head = stream.read(prefix)
+                dicom = is_dicom(head)
+                scan = scan_header(head, stream, template) if dicom else None
             else:
                 with opener() as fh:
                     head = fh.read(prefix)
                     dicom = is_dicom(head)
                     scan = scan_header(head, fh, template) if dicom else None
-                if scan is not None:
-                    prefix = min(max(scan.stop_offset + 16, _ZIP_PREFIX_BYTES), PREFIX_BYTES)
+            if scan is not None and not isinstance(opener, _FolderMember):
+                prefix = min(max(scan.stop_offset + 16, _ZIP_PREFIX_BYTES), PREFIX_BYTES)
         except Exception as exc:  # as decoding() words it, without entering it per member
             with decoding(path, "dicom_series", f"read member '{member}' of"):
                 raise exc

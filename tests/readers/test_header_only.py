@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -86,3 +87,46 @@ def test_series_zip_reads_only_member_headers(
     pixel_bytes = 20 * 128 * 128 * 2
     assert sum(read_sizes) < pixel_bytes / 4  # headers only: no member's pixel data read
     assert read_header(SERIES).geometry == header.geometry
+
+
+def test_series_in_the_servers_zip_is_read_at_entry_offsets(
+    no_pixel_decoding: list[bool], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Stored entries (the server's ZIP) are read with os.pread at their data offsets:
+    headers only, equal to the folder's read; a deflated entry and a README mixed in work."""
+    from datamint.server.import_common import build_series_zip
+
+    files = sorted(SERIES.glob("*.dcm"))
+    readme = tmp_path / "README.txt"
+    readme.write_text("not DICOM")
+    archive = tmp_path / "series.zip"
+    with open(archive, "wb") as fh:
+        build_series_zip([(p.name, p) for p in [*files[1:], readme]], fh)
+    with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(files[0], files[0].name)  # one deflated entry: read through zipfile
+    reads: list[int] = []
+    real = os.pread
+
+    def pread(fd: int, n: int, offset: int) -> bytes:
+        data = real(fd, n, offset)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", pread)
+    header = read_header(archive)
+    assert header.shape == (1, 20, 128, 128)
+    assert no_pixel_decoding == []
+    assert len(reads) >= 19 and sum(reads) < 19 * 128 * 128 * 2 / 4  # no pixel data read
+    folder = read_header(SERIES)
+    assert header.geometry == folder.geometry
+    assert header.metainfo.SOPInstanceUID == folder.metainfo.SOPInstanceUID
+
+
+def test_series_in_the_servers_zip_decodes_like_the_folder(tmp_path: Path) -> None:
+    from datamint.readers import read_file
+    from datamint.server.import_common import build_series_zip
+
+    archive = tmp_path / "series.zip"
+    with open(archive, "wb") as fh:
+        build_series_zip([(p.name, p) for p in sorted(SERIES.glob("*.dcm"))], fh)
+    assert (read_file(archive).array == read_file(SERIES).array).all()
