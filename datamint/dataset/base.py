@@ -346,7 +346,12 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         annotations = list(self.prepared.annotations[resource_index])
         volume = self.loader.image(resource)  # (C, D, H, W), memory-mapped
         dhw = tuple(volume.shape[1:])
-        image = np.array(region.take(volume), dtype=self.loader.item_dtype(resource))
+        image = region.take(volume)
+        cast = self.loader.item_dtype(resource)
+        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
+            cast is not None and image.dtype != cast
+        ):  # copy unless the slice is already a fresh array of the item's dtype
+            image = np.array(image, dtype=cast)
         processor = self.processor
         opts = self.target_options
         instances: dict[str, list[np.ndarray]] = {}

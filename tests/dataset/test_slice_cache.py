@@ -134,3 +134,18 @@ def test_prefetch_decode_fills_the_cache_once(demo_server, tmp_path):
     assert not list((tmp_path / "arrays" / "slices").rglob("axial.json"))
     again = sliced.prefetch(progress=False, decode=True)
     assert again.decoded == 0 and again.decode_cached == len(sliced.resources)
+
+
+@pytest.mark.parametrize("fmt", ["b2nd", "npy.gz", "npy"])
+@pytest.mark.parametrize("image_dtype", ["stored", None])
+def test_items_are_fresh_writable_arrays(demo_server, tmp_path, fmt, image_dtype):
+    """Writing into an item's image never reaches the cache or the next item."""
+    kwargs = _kwargs(demo_server, tmp_path / "cache", fmt)
+    sliced = VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs).filter(
+        filename_pattern="volumes/b*"
+    ).slice("axial")
+    first = sliced[3]["image"]
+    before = first.copy()
+    assert first.flags.writeable and first.flags.owndata
+    first[...] = 0
+    np.testing.assert_array_equal(sliced[3]["image"], before)
