@@ -8,8 +8,8 @@ client), with items in the stored dtype (``image_dtype="stored"``: int16 CT):
 1. cold first epoch (2 forked workers, fresh decoded cache): wall time and decodes
    counted by a wrapped reader, vs one decode of each volume + one warm epoch;
 2. warm shuffled epochs of ``slice("axial")`` and ``slice("sagittal")`` with 0 and 2
-   workers, batch 16, items/s and ratio to the DataLoader floor, plus demo-video
-   ``frame_by_frame()``;
+   workers, batch 16, items/s and ratio to the DataLoader floor (medians of ``REPEATS``
+   epochs of each, interleaved), plus demo-video ``frame_by_frame()``;
 3. cache bytes per volume / raw decoded bytes (int16), and peak anonymous-RSS growth
    per worker (``RssAnon``: private pages; the page cache shared through the memory
    maps is ``RssFile`` and is not counted).
@@ -34,6 +34,7 @@ import gc
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,7 @@ from datamint.testing.server import build_demo_store, running_server
 
 N_VOLUMES = int(os.environ.get("N_VOLUMES", "12"))
 EPOCH_ITEMS = int(os.environ.get("EPOCH_ITEMS", "1200"))
+REPEATS = int(os.environ.get("REPEATS", "3"))  # interleaved warm epochs per measurement
 FORMATS = ("b2nd", "npy", "npy.gz")
 COUNTER = Path(tempfile.gettempdir()) / f"bench-decodes-{os.getpid()}.txt"
 _BASE_RSS: list[int] = [0]
@@ -134,14 +136,20 @@ def item_shapes(ds, order: list[int]) -> dict[int, tuple[tuple[int, ...], torch.
 
 
 def measure(ds, order: list[int]) -> dict[int, tuple[float, float, float]]:
-    """workers -> (items/s, x floor, RSS MB), ours and the floor interleaved per worker count."""
+    """workers -> (items/s, x floor, RSS MB): medians of ``REPEATS`` epochs of ours and of
+    the floor, interleaved (ours, floor, ours, ...), so a burst of other load hits both."""
     floor = item_shapes(ds, order)
     out = {}
     for w in (0, 2):
         epoch(ds, 0, order[:32])  # untimed warm-up of this process
-        rate, rss = epoch(ds, w, order)
-        base, _ = epoch(ds, w, order, floor)
-        out[w] = (rate, rate / base, rss)
+        ours, base, rss = [], [], []
+        for _ in range(REPEATS):
+            rate, grown = epoch(ds, w, order)
+            ours.append(rate)
+            rss.append(grown)
+            base.append(epoch(ds, w, order, floor)[0])
+        rate = statistics.median(ours)
+        out[w] = (rate, rate / statistics.median(base), max(rss))
     return out
 
 
@@ -286,7 +294,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for fmt, view, w, rate, ratio, rss in rows:
         print(f"| {fmt} | {view} | {w} | {rate:.0f} | {ratio:.2f} | {rss:.0f} |")
-    print("\n| format | cold epoch s (2 workers) | decodes | volumes | decode all + warm s | ratio |")
+    print("\n| format | cold epoch s, 2 workers | decodes | volumes | decode all + warm s | x |")
     print("|---|---|---|---|---|---|")
     for fmt, cold, n, ideal in cold_rows:
         print(f"| {fmt} | {cold:.1f} | {n} | {N_VOLUMES} | {ideal:.1f} | {cold / ideal:.2f} |")
