@@ -156,7 +156,9 @@ def _file_geometry(header: Any) -> Geometry:
 def _identity_scaling(header: Any) -> bool:
     """nibabel's rule: a slope of 0 or NaN reads as (None, None), i.e. no scaling."""
     slope, inter = header.get_slope_inter()
-    return (1.0 if slope is None else float(slope)) == 1.0 and (inter is None or float(inter) == 0.0)
+    return (1.0 if slope is None else float(slope)) == 1.0 and (
+        inter is None or float(inter) == 0.0
+    )
 
 
 def _value_dtype(header: Any) -> np.dtype:
