@@ -18,6 +18,7 @@ a numpy dtype casts every item to it in the worker (e.g. ``np.float32``).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import warnings
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
 from datamint.geometry import Geometry
 from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
+from datamint.storage.layout import annotation_version_info
 from datamint.storage.slice_cache import SliceCache, StoredVolume
 from datamint.targets.masks import binarize_mask
 
@@ -145,6 +147,7 @@ class ItemLoader:
         self._headers = _Memo(64)
         # open volumes (StoredVolume handles, or memory maps for "npy"), per version and axis
         self._volumes = _Memo(64)
+        self._masks = _Memo(256)  # memory-mapped masks per annotation version
         self._image_keys: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._warned_uint16 = False
 
@@ -254,10 +257,18 @@ class ItemLoader:
     def mask(self, annotation: Annotation) -> np.ndarray:
         """The annotation's file as a binary uint8 ``(N, H, W)`` array, memory-mapped.
 
+        Memoised per annotation version (id + the fields that version its file, as the
+        file cache uses), so the items of one volume do not look the file up again.
+
         Raises:
             AnnotationError: If the file cannot be decoded or its channels differ; names
                 the annotation and its resource.
         """
+        info = annotation_version_info(annotation.record)
+        version = (annotation.id, json.dumps(info, sort_keys=True, default=str))
+        return self._masks.get(version, lambda: self._open_mask(annotation))
+
+    def _open_mask(self, annotation: Annotation) -> np.ndarray:
         path = self._fetch_segmentation(annotation)
         what = f"annotation {annotation.id} ({annotation.identifier!r} by {annotation.author}) on resource {annotation.resource_id}"
 
@@ -283,4 +294,5 @@ class ItemLoader:
         state = dict(self.__dict__)
         state["_headers"] = _Memo(self._headers.size)
         state["_volumes"] = _Memo(self._volumes.size)
+        state["_masks"] = _Memo(self._masks.size)
         return state

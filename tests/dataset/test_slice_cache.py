@@ -149,3 +149,23 @@ def test_items_are_fresh_writable_arrays(demo_server, tmp_path, fmt, image_dtype
     assert first.flags.writeable and first.flags.owndata
     first[...] = 0
     np.testing.assert_array_equal(sliced[3]["image"], before)
+
+
+def test_masks_are_opened_once_per_annotation_version(demo_server, tmp_path, monkeypatch):
+    from datamint.entities import Annotation
+
+    ds = VolumeDataset(project="demo", **{**_kwargs(demo_server, tmp_path, None), "return_segmentations": True})
+    sliced = ds.filter(filename_pattern="volumes/b*").slice("axial")
+    annotation = next(a for anns in sliced.prepared.annotations for a in anns if a.is_segmentation)
+    loader = sliced.loader
+    opened = []
+    real = loader._open_mask
+    monkeypatch.setattr(loader, "_open_mask", lambda a: opened.append(a.id) or real(a))
+    for k in range(3):
+        sliced[k]
+    first = loader.mask(annotation)
+    assert loader.mask(annotation) is first and not first.flags.writeable
+    assert opened.count(annotation.id) == 1
+    changed = Annotation.from_dict({**annotation.record, "created_at": "2031-01-01T00:00:00Z"})
+    loader.mask(changed)  # a new version of the file is looked up again
+    assert opened.count(annotation.id) == 2
