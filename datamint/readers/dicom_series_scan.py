@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -157,17 +157,22 @@ def _scan_file(file: str, template: ScanTemplate) -> tuple[bool, HeaderScan | No
     """
     fd = os.open(file, os.O_RDONLY | _O_BINARY)
     try:
-        head = os.read(fd, PREFIX_BYTES)
-        while len(head) < PREFIX_BYTES:  # short reads are allowed; go on until EOF
-            more = os.read(fd, PREFIX_BYTES - len(head))
-            if not more:
-                break
-            head += more
-        if not is_dicom(head):
-            return False, None
-        return True, scan_header(head, _Descriptor(fd), template)
+        return _scan_stream(_Descriptor(fd), PREFIX_BYTES, template)
     finally:
         os.close(fd)
+
+
+def _scan_stream(stream: Any, size: int, template: ScanTemplate) -> tuple[bool, HeaderScan | None]:
+    """Read ``size`` bytes of a member (more if its header needs them), as :func:`_scan_file`."""
+    head = stream.read(size)
+    while len(head) < size:  # short reads are allowed; go on until EOF
+        more = stream.read(size - len(head))
+        if not more:
+            break
+        head += more
+    if not is_dicom(head):
+        return False, None
+    return True, scan_header(head, stream, template)
 
 
 def _scanned_slice(
@@ -253,14 +258,10 @@ def _scan(path: Path, members: dict[str, _Opener]) -> tuple[list[SeriesSlice], d
                 dicom, scan = _scan_file(opener.file, template)
             elif isinstance(opener, _StoredMember):
                 stream = _Range(opener.fd, opener.offset, opener.offset + opener.size)
-                head = stream.read(prefix)
-                dicom = is_dicom(head)
-                scan = scan_header(head, stream, template) if dicom else None
+                dicom, scan = _scan_stream(stream, prefix, template)
             else:
                 with opener() as fh:
-                    head = fh.read(prefix)
-                    dicom = is_dicom(head)
-                    scan = scan_header(head, fh, template) if dicom else None
+                    dicom, scan = _scan_stream(fh, prefix, template)
             if scan is not None and not isinstance(opener, _FolderMember):
                 prefix = min(max(scan.stop_offset + 16, _ZIP_PREFIX_BYTES), PREFIX_BYTES)
         except Exception as exc:  # as decoding() words it, without entering it per member

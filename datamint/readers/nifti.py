@@ -95,20 +95,18 @@ def _header(path: Path) -> Any:
 
 
 @contextmanager
-def _open_image(path: Path) -> Iterator[nib.Nifti1Image | nib.Nifti2Image]:
-    """The image with a lazy array proxy; the file stays open inside the block."""
+def _open_image(path: Path, header: Any) -> Iterator[nib.Nifti1Image | nib.Nifti2Image]:
+    """The image with a lazy array proxy; the file stays open inside the block.
+
+    ``header`` is the file's, from :func:`_header` (which checked the magic); it picks the
+    NIfTI-1 or NIfTI-2 image class.
+    """
+    klass = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
     gzipped = read_head(path, 2) == _GZIP
     with decoding(path, "nifti", "read the header of"):
         stream: Any = gzip.open(path, "rb") if gzipped else open(path, "rb")  # noqa: SIM115
     with stream:
         with decoding(path, "nifti", "read the header of"):
-            version = nifti_version(stream.read(544))
-            stream.seek(0)
-            if version is None:
-                raise UnsupportedFormatError(
-                    f"'{path}' is not a single-file NIfTI-1/2 image (no 'n+1'/'n+2' header magic)"
-                )
-            klass = nib.Nifti1Image if version == 1 else nib.Nifti2Image
             image = klass.from_stream(stream)
         yield image
 
@@ -168,10 +166,10 @@ def _value_dtype(header: Any) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _values(image: Any) -> np.ndarray:
-    # a loaded image's header has its scaling reset; the array proxy holds it
-    proxy = image.dataobj
-    if float(getattr(proxy, "slope", 1.0)) == 1.0 and float(getattr(proxy, "inter", 0.0)) == 0.0:
+def _values(image: Any, header: Any) -> np.ndarray:
+    """The voxels as :func:`_value_dtype` says, from the file's own ``header`` (a loaded
+    image's header has its scaling fields reset by nibabel)."""
+    if _identity_scaling(header):
         data = np.asarray(image.dataobj.get_unscaled())
         return data.astype(data.dtype.newbyteorder("="), copy=False)
     return image.get_fdata(dtype=np.float64)
@@ -211,14 +209,14 @@ class NiftiReader(Reader):
             InvalidResourceError: If it is truncated or corrupt.
         """
         path = Path(path)
-        with _open_image(path) as image:
+        header = _header(path)  # as stored: nibabel resets a loaded image's scaling fields
+        with _open_image(path, header) as image:
             with decoding(path, "nifti", "read the voxels of"):
-                data = _values(image)
+                data = _values(image, header)
             file_shape = tuple(int(v) for v in image.shape)
             channels, z, y, x = _our_shape(file_shape)
             data = data.reshape(x, y, z, channels)
             array = np.ascontiguousarray(data.transpose(3, 2, 1, 0))
-        header = _header(path)  # as stored: nibabel resets a loaded image's scaling fields
         return ReadResult(array, _geometry(header, path), _metainfo(header), self.name)
 
     def read_header(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> HeaderInfo:
