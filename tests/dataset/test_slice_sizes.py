@@ -34,7 +34,7 @@ def _tripwire(*args: Any, **kwargs: Any) -> Any:
 
 
 def _write_project(root: Path) -> list[tuple[int, int, int]]:
-    """Write the volumes and project.json; return each volume's ``(D, H, W)`` = NIfTI ``(z, y, x)``."""
+    """Write the volumes and project.json; return each ``(D, H, W)`` (NIfTI ``(z, y, x)``)."""
     rng = np.random.default_rng(0)
     resources, shapes = [], []
     for i in range(N_VOLUMES):
@@ -76,11 +76,16 @@ def many_volumes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     store.resources.modify(ids[:NO_METADATA], strip)
     key = store.create_user("owner@lab.org")
     with running_server(store_dir) as server:
-        yield {"server_url": server.url, "api_key": key, "shapes": shapes, "stripped": set(ids[:NO_METADATA])}
+        yield {
+            "server_url": server.url, "api_key": key, "shapes": shapes,
+            "stripped": set(ids[:NO_METADATA]),
+        }
 
 
 @pytest.mark.parametrize(("axis", "dim"), [("axial", 0), ("coronal", 1), ("sagittal", 2)])
-def test_slicing_a_thousand_volumes_decodes_no_pixels(many_volumes, tmp_path, monkeypatch, axis, dim):
+def test_slicing_a_thousand_volumes_decodes_no_pixels(
+    many_volumes, tmp_path, monkeypatch, axis, dim
+):
     for owner, name in [
         (loading, "read_file"),
         (nib.arrayproxy.ArrayProxy, "__array__"),
