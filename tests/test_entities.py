@@ -47,7 +47,7 @@ def test_resource_kind_and_depth(record, kind, depth):
     assert res.kind is kind
     if depth is None:
         with pytest.raises(ValueError, match="no frame_count"):
-            res.depth
+            _ = res.depth
     else:
         assert res.depth == depth
 

@@ -72,7 +72,7 @@ class LoadingMixin:
         Raises:
             DownloadError: After all downloads ran, if any failed (all failures listed).
         """
-        self.loader  # builds the file cache
+        _ = self.loader  # builds the file cache
         files, api = self._file_cache, self.api
         jobs = [
             FileJob(

@@ -24,7 +24,7 @@ from datamint.exceptions import DatamintDatasetException
 if TYPE_CHECKING:
     from datamint.api.client import Api
 
-__all__ = ["Prepared", "PrepareOptions", "prepare"]
+__all__ = ["PrepareOptions", "Prepared", "prepare"]
 
 _LOG = logging.getLogger(__name__)
 

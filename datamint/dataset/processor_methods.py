@@ -65,7 +65,7 @@ class ProcessorMethods:
 
     @staticmethod
     def filter_annotations(
-        annotations: Sequence[Annotation], type: str = "all", scope: str = "all"  # noqa: A002
+        annotations: Sequence[Annotation], type: str = "all", scope: str = "all"
     ) -> list[Annotation]:
         """Annotations of one ``type`` (``label``, ``category``, ``segmentation`` or ``all``)
         and ``scope`` (``image``, ``frame`` or ``all``).

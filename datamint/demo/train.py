@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from datamint.demo.figure import save_figure
-from datamint.exceptions import DatamintWarning
 from datamint.demo.unet import TinyUNet
+from datamint.exceptions import DatamintWarning
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 

@@ -1,7 +1,13 @@
 """Train/val/test splits: local (seeded), by patient, stratified, k-fold, project snapshots, specs (contract §9)."""
 
 from datamint.splits.kfold import kfold_indices
-from datamint.splits.local import allocate, local_split, patient_groups, patient_split, validate_ratios
+from datamint.splits.local import (
+    allocate,
+    local_split,
+    patient_groups,
+    patient_split,
+    validate_ratios,
+)
 from datamint.splits.project import project_assignments, utc_now_iso
 from datamint.splits.result import SplitResult
 from datamint.splits.spec import parse_spec

@@ -257,7 +257,7 @@ class SliceCache:
             found = self._open_existing(key, axis)
             if found is not None:
                 return np.ascontiguousarray(np.moveaxis(found[1].read_all(), 1, 1 + axis))
-        meta, reader = self._layout(key, key_fields, 0, decode)
+        _, reader = self._layout(key, key_fields, 0, decode)
         return reader.read_all()
 
     def __getstate__(self) -> dict[str, Any]:

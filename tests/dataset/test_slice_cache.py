@@ -63,7 +63,7 @@ def test_image_dtype_chooses_the_item_dtype(demo_server, tmp_path, image_dtype, 
 
 
 def test_image_dtype_rejects_what_is_not_a_dtype(demo_server, tmp_path):
-    with pytest.raises(ValueError, match="image_dtype.*'int17'"):
+    with pytest.raises(ValueError, match=r"image_dtype.*'int17'"):
         VolumeDataset(project="demo", image_dtype="int17", **_kwargs(demo_server, tmp_path, None))
 
 
