@@ -358,9 +358,7 @@ def main() -> None:
                     (fmt, view, w, *v)
                     for w, v in measure(frames, _sample_repeating(len(frames))).items()
                 ]
-    print(
-        "\n| format | view | workers | items/s | x floor | x one-tensor floor | RSS-anon MB |"
-    )
+    print("\n| format | view | workers | items/s | x floor | x one-tensor floor | RSS-anon MB |")
     print("|---|---|---|---|---|---|---|")
     for fmt, view, w, rate, ratio, one, rss in rows:
         print(f"| {fmt} | {view} | {w} | {rate:.0f} | {ratio:.2f} | {one:.2f} | {rss:.0f} |")

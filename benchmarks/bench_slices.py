@@ -40,9 +40,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _, key = build_demo_store(Path(tmp) / "store")
         with running_server(Path(tmp) / "store") as server:
-            sliced = VolumeDataset(project="demo", server_url=server.url, api_key=key,
-                                   return_segmentations=False, return_metainfo=False,
-                                   cache_dir=Path(tmp) / "cache").slice("axial")
+            sliced = VolumeDataset(
+                project="demo",
+                server_url=server.url,
+                api_key=key,
+                return_segmentations=False,
+                return_metainfo=False,
+                cache_dir=Path(tmp) / "cache",
+            ).slice("axial")
             order = random.Random(0).sample(range(len(sliced)), N_ITEMS)
             sliced.prefetch(progress=False)
             paths = {r.id: sliced.loader._fetch_resource(r) for r in sliced.resources}
@@ -51,12 +56,18 @@ def main() -> None:
                 for i in order:
                     ri, k = sliced.locate(i)
                     res = sliced.resources[ri]
-                    volume = read_file(paths[res.id], FileHint(res.filename, res.mimetype, res.storage)).array
+                    volume = read_file(
+                        paths[res.id], FileHint(res.filename, res.mimetype, res.storage)
+                    ).array
                     np.array(volume[:, k])
 
             rows = [("decode per item", N_ITEMS / _time(decode_per_item))]
-            rows.append(("cache cold (decode once)", N_ITEMS / _time(lambda: [sliced[i] for i in order])))
-            rows.append(("cache warm, 0 workers", N_ITEMS / _time(lambda: [sliced[i] for i in order])))
+            rows.append(
+                ("cache cold (decode once)", N_ITEMS / _time(lambda: [sliced[i] for i in order]))
+            )
+            rows.append(
+                ("cache warm, 0 workers", N_ITEMS / _time(lambda: [sliced[i] for i in order]))
+            )
             loader = DataLoader(sliced, batch_size=None, sampler=order, num_workers=2)
             rows.append(("cache warm, 2 workers", N_ITEMS / _time(lambda: list(loader))))
     base = rows[0][1]

@@ -52,7 +52,9 @@ def ct_volume(depth: int, size: int = 512, seed: int = 0) -> np.ndarray:
     return out
 
 
-def write_ct_project(root: Path, n_volumes: int, depths: tuple[int, int] = (100, 140)) -> list[np.ndarray]:
+def write_ct_project(
+    root: Path, n_volumes: int, depths: tuple[int, int] = (100, 140)
+) -> list[np.ndarray]:
     """Write ``n_volumes`` CT volumes as ``ct/vol_XX.nii.gz`` plus ``project.json`` under ``root``.
 
     Returns:
@@ -65,22 +67,47 @@ def write_ct_project(root: Path, n_volumes: int, depths: tuple[int, int] = (100,
         depth = int(rng.integers(depths[0], depths[1] + 1))
         vol = ct_volume(depth, seed=i)
         rel = f"ct/vol_{i:02d}.nii.gz"
-        nib.save(nib.Nifti1Image(np.ascontiguousarray(vol.transpose(2, 1, 0)), np.diag([0.7, 0.7, 1.5, 1.0])),
-                 str(root / rel))
+        nib.save(
+            nib.Nifti1Image(
+                np.ascontiguousarray(vol.transpose(2, 1, 0)), np.diag([0.7, 0.7, 1.5, 1.0])
+            ),
+            str(root / rel),
+        )
         data = (root / rel).read_bytes()
-        resources.append({
-            "id": str(uuid.uuid4()), "filename": rel, "mimetype": "application/x-nifti",
-            "patient_id": f"P{i:03d}", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-            "metadata": {"frame_count": depth, "width": 512, "height": 512},
-        })
+        resources.append(
+            {
+                "id": str(uuid.uuid4()),
+                "filename": rel,
+                "mimetype": "application/x-nifti",
+                "patient_id": f"P{i:03d}",
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "metadata": {"frame_count": depth, "width": 512, "height": 512},
+            }
+        )
         volumes.append(vol)
     manifest = {
-        "format": "datamint-project-manifest", "format_version": 1,
-        "project": {"id": str(uuid.uuid4()), "name": "bench-ct", "created_by": EMAIL, "description": None},
+        "format": "datamint-project-manifest",
+        "format_version": 1,
+        "project": {
+            "id": str(uuid.uuid4()),
+            "name": "bench-ct",
+            "created_by": EMAIL,
+            "description": None,
+        },
         "annotators": [{"email": EMAIL}],
-        "worklists": [{"id": str(uuid.uuid4()), "name": "bench", "annotators": [{"email": EMAIL, "status": "active"}],
-                       "resource_ids": [r["id"] for r in resources], "annotations": []}],
-        "resources": resources, "annotations": [], "splits": [],
+        "worklists": [
+            {
+                "id": str(uuid.uuid4()),
+                "name": "bench",
+                "annotators": [{"email": EMAIL, "status": "active"}],
+                "resource_ids": [r["id"] for r in resources],
+                "annotations": [],
+            }
+        ],
+        "resources": resources,
+        "annotations": [],
+        "splits": [],
     }
     (root / "project.json").write_text(json.dumps(manifest, indent=1))
     return volumes

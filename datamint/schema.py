@@ -24,8 +24,21 @@ __all__ = [
 
 #: Annotation ``type`` values of contract §4.4.
 ANNOTATION_TYPES = (
-    "segmentation", "label", "category", "square", "line", "point", "region", "text",
-    "integer", "float", "area", "distance", "angle", "circle", "spline",
+    "segmentation",
+    "label",
+    "category",
+    "square",
+    "line",
+    "point",
+    "region",
+    "text",
+    "integer",
+    "float",
+    "area",
+    "distance",
+    "angle",
+    "circle",
+    "spline",
 )
 
 
@@ -46,7 +59,9 @@ class ResourceKind(str, enum.Enum):
 
 
 # (kind, storage names, exact mimetypes, mimetype prefixes, filename suffixes), by priority.
-_KIND_RULES: tuple[tuple[ResourceKind, tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]], ...] = (
+_KIND_RULES: tuple[
+    tuple[ResourceKind, tuple[str, ...], tuple[str, ...], str | None, tuple[str, ...]], ...
+] = (
     (
         ResourceKind.DICOM,
         ("dicomresource", "dicomresourcehandler"),

@@ -18,16 +18,33 @@ DOCUMENTED_PATHS = {
     "datamint.dataset.annotation": ["Annotation"],
     "datamint.dataset.annotation_processor": ["AnnotationProcessor"],
     "datamint.exceptions": [
-        "DatamintException", "AuthenticationError", "PermissionDeniedError", "ItemNotFoundError",
-        "ResourceNotFoundError", "EntityAlreadyExistsError", "DefaultProjectNotSetError",
-        "ValidationError", "NetworkError", "ServerError", "ModelNotDeployedError", "JobTimeoutError",
+        "DatamintException",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "ItemNotFoundError",
+        "ResourceNotFoundError",
+        "EntityAlreadyExistsError",
+        "DefaultProjectNotSetError",
+        "ValidationError",
+        "NetworkError",
+        "ServerError",
+        "ModelNotDeployedError",
+        "JobTimeoutError",
     ],
 }
 
 DATASET_ALL = [
-    "DatamintBaseDataset", "DatamintDatasetException", "ImageDataset", "MultiFrameDataset",
-    "SlicedVideoDataset", "SlicedVolumeDataset", "SplitResult", "VideoDataset", "VolumeDataset",
-    "build_dataset", "detection_collate_fn",
+    "DatamintBaseDataset",
+    "DatamintDatasetException",
+    "ImageDataset",
+    "MultiFrameDataset",
+    "SlicedVideoDataset",
+    "SlicedVolumeDataset",
+    "SplitResult",
+    "VideoDataset",
+    "VolumeDataset",
+    "build_dataset",
+    "detection_collate_fn",
 ]
 
 
@@ -48,13 +65,29 @@ def test_dataset_all_is_the_documented_list():
 
 def test_top_level_names_are_lazy_and_sorted():
     assert datamint.__all__ == sorted(datamint.__all__)
-    for name in ["Api", "ImageDataset", "VolumeDataset", "VideoDataset", "SlicedVolumeDataset",
-                 "SlicedVideoDataset", "MultiFrameDataset", "SplitResult", "build_dataset",
-                 "DatamintBaseDataset", "DatamintDatasetException"]:
+    for name in [
+        "Api",
+        "ImageDataset",
+        "VolumeDataset",
+        "VideoDataset",
+        "SlicedVolumeDataset",
+        "SlicedVideoDataset",
+        "MultiFrameDataset",
+        "SplitResult",
+        "build_dataset",
+        "DatamintBaseDataset",
+        "DatamintDatasetException",
+    ]:
         assert name in datamint.__all__
         assert getattr(datamint, name) is not None
-    assert datamint.DatamintDatasetException is importlib.import_module("datamint.exceptions").DatamintDatasetException
-    assert issubclass(datamint.DatamintDatasetException, importlib.import_module("datamint.exceptions").DatamintException)
+    assert (
+        datamint.DatamintDatasetException
+        is importlib.import_module("datamint.exceptions").DatamintDatasetException
+    )
+    assert issubclass(
+        datamint.DatamintDatasetException,
+        importlib.import_module("datamint.exceptions").DatamintException,
+    )
     assert isinstance(datamint.__version__, str)
 
 
@@ -62,7 +95,9 @@ def test_deprecated_paths_warn_once_and_point_to_the_replacement():
     from datamint.dataset import _legacy
 
     _legacy._WARNED.clear()
-    with pytest.warns(DeprecationWarning, match="use datamint.dataset.volume_dataset.VolumeDataset"):
+    with pytest.warns(
+        DeprecationWarning, match="use datamint.dataset.volume_dataset.VolumeDataset"
+    ):
         from datamint.dataset.dataset import DatamintDataset
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -77,5 +112,7 @@ def test_deprecated_paths_warn_once_and_point_to_the_replacement():
 def test_legacy_arguments(demo_server, tmp_path):
     from datamint.dataset._legacy import LegacyBaseDataset
 
-    old = LegacyBaseDataset("demo", root=tmp_path, server_url=demo_server.url, api_key=demo_server.api_key)
+    old = LegacyBaseDataset(
+        "demo", root=tmp_path, server_url=demo_server.url, api_key=demo_server.api_key
+    )
     assert old.project.name == "demo" and old.project_name == "demo" and len(old) == 18

@@ -75,7 +75,9 @@ class AnnotationFilter:
         if kind == "label":
             if ann.frame_index is None:
                 known = ann.identifier in schema.image_labels
-                return (known or self.allow_external) and self.image_label_names.passes(ann.identifier)
+                return (known or self.allow_external) and self.image_label_names.passes(
+                    ann.identifier
+                )
             known = ann.identifier in schema.frame_labels
             return (known or self.allow_external) and self.frame_label_names.passes(ann.identifier)
         if kind == "category":

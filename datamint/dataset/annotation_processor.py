@@ -32,7 +32,6 @@ from datamint.targets.merge import (
 __all__ = ["AnnotationProcessor", "Region"]
 
 
-
 MaskSource = Callable[[Annotation], np.ndarray]  # annotation -> uint8 (N, H, W)
 
 
@@ -120,7 +119,9 @@ class AnnotationProcessor(ProcessorMethods):
         def add(author: str, identifier: str, mask: np.ndarray, ann: Annotation) -> None:
             code = self.schema.segmentation_code(identifier)
             if code is None:
-                raise AnnotationError(f"{_describe(ann)}: {identifier!r} is not a segmentation class")
+                raise AnnotationError(
+                    f"{_describe(ann)}: {identifier!r} is not a segmentation class"
+                )
             out.setdefault(author, []).append(mask)
             codes.setdefault(author, []).append(code)
 
@@ -187,7 +188,9 @@ class AnnotationProcessor(ProcessorMethods):
         """
         n_classes = len(self.schema.segmentation_classes)
         stacked = {
-            a: np.stack([np.asarray(m, dtype=np.uint8) for m in ms]) for a, ms in instances.items() if len(ms)
+            a: np.stack([np.asarray(m, dtype=np.uint8) for m in ms])
+            for a, ms in instances.items()
+            if len(ms)
         }
         if not self.options.semantic:
             if not stacked:
@@ -210,8 +213,14 @@ class AnnotationProcessor(ProcessorMethods):
         names = self.schema.image_labels
         per_user: dict[str, list[int]] = {}
         for ann in annotations:
-            if ann.annotation_type == "label" and ann.frame_index is None and ann.identifier in names:
-                per_user.setdefault(ann.created_by or "unknown", []).append(names.index(ann.identifier))
+            if (
+                ann.annotation_type == "label"
+                and ann.frame_index is None
+                and ann.identifier in names
+            ):
+                per_user.setdefault(ann.created_by or "unknown", []).append(
+                    names.index(ann.identifier)
+                )
         vectors = {user: multi_hot(sorted(set(idx)), len(names)) for user, idx in per_user.items()}
         strategy = self.options.image_labels_merge
         if strategy is None:
@@ -248,7 +257,9 @@ class AnnotationProcessor(ProcessorMethods):
                 continue
             pts = (ann.geometry or {}).get("points")
             if not pts or len(pts) < 2:
-                raise AnnotationError(f"{_describe(ann)}: a square needs geometry.points [[x1,y1,z],[x2,y2,z]]")
+                raise AnnotationError(
+                    f"{_describe(ann)}: a square needs geometry.points [[x1,y1,z],[x2,y2,z]]"
+                )
             points.append(pts)
             labels.append(classes.index(ann.identifier))
         boxes, box_labels = boxes_from_points(points, labels)

@@ -46,7 +46,12 @@ class TransformRunner:
             if self._replay is not None:
                 self._replay.set_random_seed(seed)
 
-    def run_2d(self, image: np.ndarray, instances: dict[str, list[np.ndarray]], boxes: dict[str, torch.Tensor] | None):
+    def run_2d(
+        self,
+        image: np.ndarray,
+        instances: dict[str, list[np.ndarray]],
+        boxes: dict[str, torch.Tensor] | None,
+    ):
         """:func:`apply_2d` with this runner's seeded transform."""
         self._reseed()
         return apply_2d(self.transform, image, instances, boxes)
@@ -144,7 +149,9 @@ def apply_3d(
     out = data["volume"]
     new_instances = {
         author: [
-            np.asarray(replay.replay(data["replay"], mask3d=np.asarray(m))["mask3d"], dtype=np.uint8)
+            np.asarray(
+                replay.replay(data["replay"], mask3d=np.asarray(m))["mask3d"], dtype=np.uint8
+            )
             for m in masks
         ]
         for author, masks in instances.items()

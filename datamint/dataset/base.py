@@ -118,7 +118,9 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
     ) -> None:
         if (project is None) == (resources is None):
             raise ValidationError("give exactly one of project= (a name or Project) or resources=")
-        semantic_merge = MergeStrategy.parse(semantic_seg_merge_strategy, argument="semantic_seg_merge_strategy")
+        semantic_merge = MergeStrategy.parse(
+            semantic_seg_merge_strategy, argument="semantic_seg_merge_strategy"
+        )
         if semantic_merge is not None and not return_as_semantic_segmentation:
             raise ValidationError(
                 "semantic_seg_merge_strategy requires return_as_semantic_segmentation=True"
@@ -135,18 +137,26 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
             return_boxes=return_boxes,
             semantic=return_as_semantic_segmentation,
             semantic_merge=semantic_merge,
-            image_labels_merge=MergeStrategy.parse(image_labels_merge_strategy, argument="image_labels_merge_strategy"),
+            image_labels_merge=MergeStrategy.parse(
+                image_labels_merge_strategy, argument="image_labels_merge_strategy"
+            ),
             image_categories_merge=MergeStrategy.parse(
                 image_categories_merge_strategy, argument="image_categories_merge_strategy"
             ),
         )
         self.prepare_options = PrepareOptions(
             worklists=worklists,
-            trusted_sources=None if trusted_annotation_sources is None else tuple(trusted_annotation_sources),
+            trusted_sources=None
+            if trusted_annotation_sources is None
+            else tuple(trusted_annotation_sources),
             annotation_filter=AnnotationFilter(
-                annotators=IncludeExclude.of(include_annotators, exclude_annotators, name="annotators"),
+                annotators=IncludeExclude.of(
+                    include_annotators, exclude_annotators, name="annotators"
+                ),
                 segmentation_names=IncludeExclude.of(
-                    include_segmentation_names, exclude_segmentation_names, name="segmentation_names"
+                    include_segmentation_names,
+                    exclude_segmentation_names,
+                    name="segmentation_names",
                 ),
                 image_label_names=IncludeExclude.of(
                     include_image_label_names, exclude_image_label_names, name="image_label_names"
@@ -214,7 +224,11 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
             else:
                 from datamint.api.client import Api
 
-                self._api = Api(server_url=self.server_url, api_key=self.api_key, check_connection=self.auto_update)
+                self._api = Api(
+                    server_url=self.server_url,
+                    api_key=self.api_key,
+                    check_connection=self.auto_update,
+                )
         return self._api
 
     def _recorded(self, fetch: Callable[[Any], Any], project_id: str | None = None) -> Any:
@@ -331,7 +345,9 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         raise NotImplementedError
 
     # -- items ------------------------------------------------------------------------
-    def _make_item(self, resource_index: int, region: Region, metainfo: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    def _make_item(
+        self, resource_index: int, region: Region, metainfo: Callable[[Any], Any] | None = None
+    ) -> dict[str, Any]:
         """Build the item for one resource and region (whole volume, or one slice).
 
         Args:

@@ -39,12 +39,24 @@ def build_dataset(project: str, **kwargs: Any) -> DatamintBaseDataset:
     from datamint.dataset.video_dataset import VideoDataset
     from datamint.dataset.volume_dataset import VolumeDataset
 
-    api = Api(server_url=kwargs.get("server_url"), api_key=kwargs.get("api_key"),
-              check_connection=kwargs.get("auto_update", True))
+    api = Api(
+        server_url=kwargs.get("server_url"),
+        api_key=kwargs.get("api_key"),
+        check_connection=kwargs.get("auto_update", True),
+    )
     sample = [Resource(r) for r in api.get_resources(project=project, limit=SAMPLE_SIZE)]
     if not sample:
-        raise DatamintDatasetException(f"project {project!r} has no resources to build a dataset from")
-    kinds = {"video" if r.kind is ResourceKind.VIDEO else "volume" if r.kind.is_volume and r.depth > 1 else "image" for r in sample}
+        raise DatamintDatasetException(
+            f"project {project!r} has no resources to build a dataset from"
+        )
+    kinds = {
+        "video"
+        if r.kind is ResourceKind.VIDEO
+        else "volume"
+        if r.kind.is_volume and r.depth > 1
+        else "image"
+        for r in sample
+    }
     if kinds == {"video"}:
         cls: type[DatamintBaseDataset] = VideoDataset
     elif "video" in kinds:

@@ -62,8 +62,10 @@ class LabelSchema:
         return LabelSchema(
             segmentation_classes=self.segmentation_classes
             + tuple(sorted(found.segmentations - set(self.segmentation_classes))),
-            image_labels=self.image_labels + tuple(sorted(found.image_labels - set(self.image_labels))),
-            frame_labels=self.frame_labels + tuple(sorted(found.frame_labels - set(self.frame_labels))),
+            image_labels=self.image_labels
+            + tuple(sorted(found.image_labels - set(self.image_labels))),
+            frame_labels=self.frame_labels
+            + tuple(sorted(found.frame_labels - set(self.frame_labels))),
             categories=self.categories + tuple(sorted(found.categories - set(self.categories))),
             box_classes=self.box_classes,
             segmentation_colors=self.segmentation_colors,
@@ -86,7 +88,9 @@ def _collect(annotations: Iterable[Annotation]) -> _Found:
         if kind == "segmentation":
             found.segmentations.add(ann.identifier)
         elif kind == "label":
-            (found.image_labels if ann.frame_index is None else found.frame_labels).add(ann.identifier)
+            (found.image_labels if ann.frame_index is None else found.frame_labels).add(
+                ann.identifier
+            )
         elif kind == "category" and ann.text_value is not None:
             found.categories.add((ann.identifier, str(ann.text_value)))
         elif kind == "square":
@@ -195,8 +199,14 @@ def schema_from_worklists(
         classes[int(definition["index"]) - 1] = name
         if definition.get("color") is not None:
             colors[name] = tuple(int(c) for c in definition["color"])
-    image_labels = [s["identifier"] for s in specs if s.get("type") == "label" and s.get("scope", "image") == "image"]
-    frame_labels = [s["identifier"] for s in specs if s.get("type") == "label" and s.get("scope") == "frame"]
+    image_labels = [
+        s["identifier"]
+        for s in specs
+        if s.get("type") == "label" and s.get("scope", "image") == "image"
+    ]
+    frame_labels = [
+        s["identifier"] for s in specs if s.get("type") == "label" and s.get("scope") == "frame"
+    ]
     categories = [
         (str(s["identifier"]), str(v))
         for s in specs

@@ -77,7 +77,9 @@ def build_mlflow_dataset(ds: DatamintBaseDataset, name: str | None = None) -> An
     project = lineage["project"]
     base = getattr(ds.api, "server_url", "")
     url = f"{base}/projects/{project['id']}/resources" if project else base
-    default = (project or {}).get("name", "resources") + (f"/{ds.split_name}" if ds.split_name else "")
+    default = (project or {}).get("name", "resources") + (
+        f"/{ds.split_name}" if ds.split_name else ""
+    )
     return MetaDataset(
         source=HTTPDatasetSource(url=url),
         name=name or default,

@@ -137,13 +137,17 @@ class ItemLoader:
         image_dtype = parse_image_dtype(image_dtype)
         cache_format = cache_format or DEFAULT_CACHE_FORMAT
         if cache_format not in CACHE_FORMATS:
-            raise ValueError(f"unknown cache_format {cache_format!r}; expected one of {', '.join(CACHE_FORMATS)}")
+            raise ValueError(
+                f"unknown cache_format {cache_format!r}; expected one of {', '.join(CACHE_FORMATS)}"
+            )
         self._fetch_resource = fetch_resource
         self._fetch_segmentation = fetch_segmentation
         self.array_cache = array_cache
         self.cache_format = cache_format
         self.image_dtype = image_dtype
-        self.slice_cache = None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
+        self.slice_cache = (
+            None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
+        )
         self._headers = _Memo(64)
         # open volumes (StoredVolume handles, or memory maps for "npy"), per version and axis
         self._volumes = _Memo(64)
@@ -154,11 +158,19 @@ class ItemLoader:
     @staticmethod
     def _version(resource: Resource) -> tuple[Any, ...]:
         """What identifies one version of a resource's file (contract §11.1 + sha256)."""
-        return (resource.id, resource.sha256, resource.size, resource.created_at, resource.deleted_at)
+        return (
+            resource.id,
+            resource.sha256,
+            resource.size,
+            resource.created_at,
+            resource.deleted_at,
+        )
 
     @staticmethod
     def _hint(resource: Resource) -> FileHint:
-        return FileHint(filename=resource.filename, mimetype=resource.mimetype, storage=resource.storage)
+        return FileHint(
+            filename=resource.filename, mimetype=resource.mimetype, storage=resource.storage
+        )
 
     def image(self, resource: Resource, axis_hint: int | None = None) -> np.ndarray | StoredVolume:
         """The resource's pixels as ``(C, N, H, W)``, read-only, decoded at most once per node.

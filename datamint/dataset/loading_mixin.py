@@ -98,10 +98,14 @@ class LoadingMixin:
         report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
         if decode:
             axis = getattr(self, "slice_axis_index", None)
-            decode_resources(self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report)
+            decode_resources(
+                self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report
+            )
         return report
 
-    def get_collate_fn(self, on_mismatch: str = "raise") -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
+    def get_collate_fn(
+        self, on_mismatch: str = "raise"
+    ) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
         """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).
 
         Args:
@@ -125,4 +129,3 @@ class LoadingMixin:
     def _resource_position(self, index: int) -> int:
         """Position in :attr:`resources` of item ``index`` (one item per resource here)."""
         return index
-

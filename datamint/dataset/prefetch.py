@@ -46,7 +46,9 @@ class FileJob:
     fetch: Callable[[], Any]
 
 
-def prefetch_files(jobs: Sequence[FileJob], *, max_workers: int = 4, progress: bool = True) -> PrefetchReport:
+def prefetch_files(
+    jobs: Sequence[FileJob], *, max_workers: int = 4, progress: bool = True
+) -> PrefetchReport:
     """Fetch every job that is not cached, with at most ``max_workers`` at a time.
 
     Args:
@@ -86,7 +88,9 @@ def prefetch_files(jobs: Sequence[FileJob], *, max_workers: int = 4, progress: b
                 bar.update(1)
     if report.failed:
         lines = "\n".join(f"  {what}: {err}" for what, err in report.failed)
-        exc = DownloadError(f"{len(report.failed)} of {len(jobs)} files could not be fetched:\n{lines}")
+        exc = DownloadError(
+            f"{len(report.failed)} of {len(jobs)} files could not be fetched:\n{lines}"
+        )
         exc.report = report  # type: ignore[attr-defined]
         raise exc
     return report
@@ -103,7 +107,11 @@ def _decode_one(dataset: Any, position: int, axis_hint: int | None) -> int:
 
 
 def decode_resources(
-    dataset: Any, *, axis_hint: int | None = None, max_workers: int = 2, progress: bool = True,
+    dataset: Any,
+    *,
+    axis_hint: int | None = None,
+    max_workers: int = 2,
+    progress: bool = True,
     report: PrefetchReport | None = None,
 ) -> PrefetchReport:
     """Decode every resource of ``dataset`` into its array cache with a process pool.

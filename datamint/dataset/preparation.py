@@ -85,7 +85,12 @@ def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[
         item.setdefault("name", item.get("worklist_name"))
         items.append(item)
     if wanted != "all":
-        keys = {w if isinstance(w, str) else (w.get("id") if isinstance(w, dict) else getattr(w, "id", None)) for w in wanted}
+        keys = {
+            w
+            if isinstance(w, str)
+            else (w.get("id") if isinstance(w, dict) else getattr(w, "id", None))
+            for w in wanted
+        }
         items = [w for w in items if w["id"] in keys or w["name"] in keys]
         if not items:
             raise DatamintDatasetException(
@@ -94,7 +99,10 @@ def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[
     full = []
     for item in items:
         if "annotations" not in item:
-            item = {**api.get_annotation_set(item["id"]), **{k: v for k, v in item.items() if v is not None}}
+            item = {
+                **api.get_annotation_set(item["id"]),
+                **{k: v for k, v in item.items() if v is not None},
+            }
         full.append(item)
     return full
 

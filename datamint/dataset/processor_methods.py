@@ -74,11 +74,14 @@ class ProcessorMethods:
             ValueError: For another type or scope.
         """
         if type not in ("label", "category", "segmentation", "square", "all"):
-            raise ValueError(f"type={type!r} is not one of label, category, segmentation, square, all")
+            raise ValueError(
+                f"type={type!r} is not one of label, category, segmentation, square, all"
+            )
         if scope not in ("image", "frame", "all"):
             raise ValueError(f"scope={scope!r} is not one of image, frame, all")
         return [
-            a for a in annotations
+            a
+            for a in annotations
             if (type == "all" or a.annotation_type == type) and (scope == "all" or a.scope == scope)
         ]
 
@@ -95,7 +98,9 @@ class ProcessorMethods:
             raise ValueError("group_annotations needs by_author and/or by_identifier")
         groups: dict[tuple[str, ...], list[Annotation]] = {}
         for ann in annotations:
-            key = ((ann.author,) if by_author else ()) + ((ann.identifier,) if by_identifier else ())
+            key = ((ann.author,) if by_author else ()) + (
+                (ann.identifier,) if by_identifier else ()
+            )
             groups.setdefault(key, []).append(ann)
         return groups
 
@@ -106,9 +111,13 @@ class ProcessorMethods:
             AnnotationError: If ``ann`` is not a segmentation or no mask loader was given.
         """
         if not ann.is_segmentation:
-            raise AnnotationError(f"{_describe(ann)} is a {ann.annotation_type!r}, not a segmentation")
+            raise AnnotationError(
+                f"{_describe(ann)} is a {ann.annotation_type!r}, not a segmentation"
+            )
         if self.mask_loader is None:
-            raise AnnotationError("this AnnotationProcessor has no mask_loader; build it from a dataset")
+            raise AnnotationError(
+                "this AnnotationProcessor has no mask_loader; build it from a dataset"
+            )
         return np.asarray(self.mask_loader(ann), dtype=np.uint8)
 
     def collate_frame_segmentations(
@@ -128,9 +137,13 @@ class ProcessorMethods:
             return None, -1
         codes = {self.resolve_seg_code(a.identifier) for a in fr_anns}
         if len(codes) > 1:
-            raise AnnotationError(f"frame annotations of one group have different codes {sorted(codes)}")
+            raise AnnotationError(
+                f"frame annotations of one group have different codes {sorted(codes)}"
+            )
         _, height, width = self.load_segmentation_data(fr_anns[0]).shape
-        volume = self._frame_group(fr_anns, (depth, height, width), Region(), self.load_segmentation_data)  # type: ignore[attr-defined]
+        volume = self._frame_group(
+            fr_anns, (depth, height, width), Region(), self.load_segmentation_data
+        )  # type: ignore[attr-defined]
         return volume, codes.pop()
 
     def load_image_segmentations(
@@ -148,13 +161,17 @@ class ProcessorMethods:
 
     def load_frame_segmentations(
         self, annotations: Iterable[Annotation], depth: int
-    ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]], dict[str, list[list[Annotation]]]]:
+    ) -> tuple[
+        dict[str, list[np.ndarray]], dict[str, list[int]], dict[str, list[list[Annotation]]]
+    ]:
         """Frame-scoped segmentations per author, one ``(depth, H, W)`` instance per identifier."""
         segs: dict[str, list[np.ndarray]] = {}
         codes: dict[str, list[int]] = {}
         anns: dict[str, list[list[Annotation]]] = {}
         frame_anns = self.filter_annotations(list(annotations), "segmentation", "frame")
-        for (author, _), group in self.group_annotations(frame_anns, by_author=True, by_identifier=True).items():
+        for (author, _), group in self.group_annotations(
+            frame_anns, by_author=True, by_identifier=True
+        ).items():
             volume, code = self.collate_frame_segmentations(group, depth)
             if volume is not None:
                 segs.setdefault(author, []).append(volume)
@@ -178,12 +195,17 @@ class ProcessorMethods:
         metas: dict[str, list[Any]] = {}
         for author in dict.fromkeys([*fsegs, *isegs]):
             masks[author] = np.stack(fsegs.get(author, []) + isegs.get(author, []))
-            labels[author] = np.asarray(fcodes.get(author, []) + icodes.get(author, []), dtype=np.int32)
+            labels[author] = np.asarray(
+                fcodes.get(author, []) + icodes.get(author, []), dtype=np.int32
+            )
             metas[author] = fanns.get(author, []) + ianns.get(author, [])
         return masks, labels, metas
 
     def instance_to_semantic_segmentation(
-        self, segmentations: np.ndarray | torch.Tensor, seg_labels: Any, num_labels: int | None = None
+        self,
+        segmentations: np.ndarray | torch.Tensor,
+        seg_labels: Any,
+        num_labels: int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Instances ``(N, *spatial)`` and codes ``(N,)`` -> one-hot ``(L+1, *spatial)`` float32.
 
@@ -199,7 +221,10 @@ class ProcessorMethods:
         return torch.from_numpy(out) if as_tensor else out
 
     def apply_merge_strategy(
-        self, segmentations: Mapping[str, Any], strategy: str, output_shape: Sequence[int] | None = None
+        self,
+        segmentations: Mapping[str, Any],
+        strategy: str,
+        output_shape: Sequence[int] | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Merge per-author semantic masks ``(L+1, *spatial)`` with ``union``/``intersection``/``mode`` (§8.1).
 
@@ -221,17 +246,26 @@ class ProcessorMethods:
                 raise ValueError("output_shape is needed when no author has a segmentation")
             return empty_semantic(output_shape[0] - 1, output_shape[1:])
         first = next(iter(segmentations.values()))
-        arrays = {a: np.asarray(m.cpu() if isinstance(m, torch.Tensor) else m) for a, m in segmentations.items()}
+        arrays = {
+            a: np.asarray(m.cpu() if isinstance(m, torch.Tensor) else m)
+            for a, m in segmentations.items()
+        }
         merged = merge_semantic(arrays, rule, first.shape[0] - 1)
         return merged if isinstance(first, torch.Tensor) else merged.numpy()
 
     def convert_image_labels(self, annotations: Sequence[Annotation]) -> dict[str, torch.Tensor]:
         """Per user, the int32 multi-hot of image-scoped labels (keys: ``created_by`` or ``"unknown"``)."""
-        return type(self)(self.schema, replace(self.options, image_labels_merge=None)).image_labels(annotations)  # type: ignore[call-arg,attr-defined]
+        return type(self)(self.schema, replace(self.options, image_labels_merge=None)).image_labels(
+            annotations
+        )  # type: ignore[call-arg,attr-defined]
 
-    def convert_image_categories(self, annotations: Sequence[Annotation]) -> dict[str, torch.Tensor]:
+    def convert_image_categories(
+        self, annotations: Sequence[Annotation]
+    ) -> dict[str, torch.Tensor]:
         """Per user, the int64 scalar index of their first image-scoped category."""
-        return type(self)(self.schema, replace(self.options, image_categories_merge=None)).image_categories(annotations)  # type: ignore[call-arg,attr-defined]
+        return type(self)(
+            self.schema, replace(self.options, image_categories_merge=None)
+        ).image_categories(annotations)  # type: ignore[call-arg,attr-defined]
 
     def merge_image_labels(self, labels: Mapping[str, torch.Tensor], strategy: str) -> torch.Tensor:
         """Merge per-user multi-hot labels (§8.2); int32 ``(n_labels,)``."""
@@ -243,4 +277,6 @@ class ProcessorMethods:
         """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else int32 multi-hot."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
-        return merge_categories({u: int(v) for u, v in categories.items()}, rule, len(self.schema.categories))
+        return merge_categories(
+            {u: int(v) for u, v in categories.items()}, rule, len(self.schema.categories)
+        )

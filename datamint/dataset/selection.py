@@ -68,7 +68,10 @@ class SelectionMixin:
         Raises:
             ValidationError: If no criterion is given.
         """
-        if all(c is None for c in (tags, filename_pattern, has_annotations, annotation_names, custom_fn)):
+        if all(
+            c is None
+            for c in (tags, filename_pattern, has_annotations, annotation_names, custom_fn)
+        ):
             raise ValidationError("filter() needs at least one criterion")
         keep = []
         for i, (res, anns) in enumerate(self.items()):
@@ -78,7 +81,9 @@ class SelectionMixin:
                 continue
             if has_annotations is not None and bool(anns) != has_annotations:
                 continue
-            if annotation_names is not None and not {a.identifier for a in anns} & set(annotation_names):
+            if annotation_names is not None and not {a.identifier for a in anns} & set(
+                annotation_names
+            ):
                 continue
             if custom_fn is not None and not custom_fn(res, anns):
                 continue
@@ -93,7 +98,9 @@ class SelectionMixin:
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
-    def group_by_patient(self, strategy: str = "individual") -> dict[str | None, DatamintBaseDataset]:
+    def group_by_patient(
+        self, strategy: str = "individual"
+    ) -> dict[str | None, DatamintBaseDataset]:
         """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split)."""
         from datamint.splits.local import NONE_PATIENT_STRATEGIES
 
@@ -123,7 +130,9 @@ class SelectionMixin:
 
         return split_dataset(self, **kwargs)
 
-    def kfold(self, k: int, **kwargs: Any) -> Iterator[tuple[DatamintBaseDataset, DatamintBaseDataset]]:
+    def kfold(
+        self, k: int, **kwargs: Any
+    ) -> Iterator[tuple[DatamintBaseDataset, DatamintBaseDataset]]:
         """Yield ``(train, val)`` for each of ``k`` folds whose val parts partition the resources.
 
         ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
@@ -140,4 +149,3 @@ class SelectionMixin:
             SplitError: As :meth:`split` and :meth:`SplitResult.select`.
         """
         return self.split(**split_kwargs).select(spec)
-

@@ -30,7 +30,9 @@ def parse_axis(axis: str | int) -> int:
         return AXIS_NAMES.index(axis)
     if isinstance(axis, int) and not isinstance(axis, bool) and 0 <= axis <= 2:
         return axis
-    raise ValueError(f"slice axis {axis!r} is not one of 'axial' (0), 'coronal' (1), 'sagittal' (2)")
+    raise ValueError(
+        f"slice axis {axis!r} is not one of 'axial' (0), 'coronal' (1), 'sagittal' (2)"
+    )
 
 
 class SlicedMixin(DatamintBaseDataset):
@@ -74,7 +76,9 @@ class SlicedMixin(DatamintBaseDataset):
         prepared = self.prepared
         cached = getattr(self, "_offsets_cache", None)
         if cached is None or cached[0] is not prepared:
-            lengths = np.fromiter((self._axis_length(r) for r in prepared.resources), dtype=np.int64)
+            lengths = np.fromiter(
+                (self._axis_length(r) for r in prepared.resources), dtype=np.int64
+            )
             offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
             np.cumsum(lengths, out=offsets[1:])
             cached = (prepared, offsets)
@@ -100,7 +104,9 @@ class SlicedMixin(DatamintBaseDataset):
 
         def wrap(info: Any) -> dict[str, Any]:
             parent_geometry = self.loader.geometry(resource)
-            geometry = None if parent_geometry is None else parent_geometry.slice(self.slice_axis_index, k)
+            geometry = (
+                None if parent_geometry is None else parent_geometry.slice(self.slice_axis_index, k)
+            )
             return {"slice_axis": axis_name, "slice_index": k, "parent": info, "geometry": geometry}
 
         volume = self.loader.image(resource, axis_hint=self.slice_axis_index)

@@ -37,7 +37,11 @@ TAG_PREFIX = "split:"
 
 
 def make_part(
-    ds: DatamintBaseDataset, indices: Sequence[int], name: str | None, source: str | None, as_of: str | None
+    ds: DatamintBaseDataset,
+    indices: Sequence[int],
+    name: str | None,
+    source: str | None,
+    as_of: str | None,
 ) -> DatamintBaseDataset:
     """A subset of ``ds`` carrying the three split attributes."""
     child = ds.subset(list(indices))
@@ -45,8 +49,12 @@ def make_part(
     return child
 
 
-def _result(ds: DatamintBaseDataset, parts: dict[str, list[int]], source: str, as_of: str | None) -> SplitResult:
-    return SplitResult({name: make_part(ds, idx, name, source, as_of) for name, idx in parts.items()})
+def _result(
+    ds: DatamintBaseDataset, parts: dict[str, list[int]], source: str, as_of: str | None
+) -> SplitResult:
+    return SplitResult(
+        {name: make_part(ds, idx, name, source, as_of) for name, idx in parts.items()}
+    )
 
 
 def stratum_values(ds: DatamintBaseDataset, stratify_by: str) -> list[Hashable]:
@@ -61,14 +69,20 @@ def stratum_values(ds: DatamintBaseDataset, stratify_by: str) -> list[Hashable]:
     """
     schema = ds.schema
     if stratify_by in schema.image_labels:
-        processor = AnnotationProcessor(schema, TargetOptions(image_labels_merge=MergeStrategy.MODE))
+        processor = AnnotationProcessor(
+            schema, TargetOptions(image_labels_merge=MergeStrategy.MODE)
+        )
         bit = schema.image_labels.index(stratify_by)
         return [int(processor.image_labels(anns)[bit]) for _, anns in ds.items()]
     if stratify_by in schema.category_identifiers:
-        processor = AnnotationProcessor(schema, TargetOptions(image_categories_merge=MergeStrategy.MODE))
+        processor = AnnotationProcessor(
+            schema, TargetOptions(image_categories_merge=MergeStrategy.MODE)
+        )
         values: list[Hashable] = []
         for _, anns in ds.items():
-            index = int(processor.image_categories([a for a in anns if a.identifier == stratify_by]))
+            index = int(
+                processor.image_categories([a for a in anns if a.identifier == stratify_by])
+            )
             values.append(None if index < 0 else schema.categories[index][1])
         return values
     raise SplitError(
@@ -83,7 +97,9 @@ def _project_split(ds: DatamintBaseDataset, as_of_timestamp: str | None) -> Spli
     if project is None:
         raise SplitError("project splits need a dataset built from a project")
     resolved = as_of_timestamp or utc_now_iso()
-    assignment = ds._recorded(lambda api: project_assignments(api, project.id, as_of_timestamp), project.id)
+    assignment = ds._recorded(
+        lambda api: project_assignments(api, project.id, as_of_timestamp), project.id
+    )
     parts: dict[str, list[int]] = {}
     for i, res in enumerate(ds.resources):
         name = assignment.get(res.id)
@@ -161,7 +177,9 @@ def split_dataset(
             raise SplitError("use_server_splits=True takes no ratios and no other split mode")
         return _tag_split(ds)
     if stratify_by is not None and not ratios:
-        raise SplitError("stratify_by applies to local splits: give ratios, e.g. train=0.8, val=0.2")
+        raise SplitError(
+            "stratify_by applies to local splits: give ratios, e.g. train=0.8, val=0.2"
+        )
     strata = stratum_values(ds, stratify_by) if stratify_by is not None else None
     n = len(ds.resources)
     if by_patient:
@@ -174,7 +192,11 @@ def split_dataset(
         pids = [r.patient_id for r in ds.resources]
         parts = patient_split(pids, ratios, seed, none_patient_id_strategy, strata)
         return _result(ds, parts, "local_by_patient", None)
-    if use_project_splits is None and not ratios and (ds.project_arg is not None or as_of_timestamp):
+    if (
+        use_project_splits is None
+        and not ratios
+        and (ds.project_arg is not None or as_of_timestamp)
+    ):
         result = _project_split(ds, as_of_timestamp)
         if result is not None:
             return result
@@ -187,14 +209,20 @@ def split_dataset(
         return _result(ds, local_split(n, FALLBACK_RATIOS, seed), "local", None)
     if use_project_splits:
         if ratios:
-            raise SplitError("use_project_splits=True takes no ratios; drop them or set use_project_splits=False")
+            raise SplitError(
+                "use_project_splits=True takes no ratios; drop them or set use_project_splits=False"
+            )
         result = _project_split(ds, as_of_timestamp)
         if result is None:
             when = f" as of {as_of_timestamp}" if as_of_timestamp else ""
-            raise SplitError(f"the server has no split assignment{when} for this dataset's resources")
+            raise SplitError(
+                f"the server has no split assignment{when} for this dataset's resources"
+            )
         return result
     if as_of_timestamp is not None:
-        raise SplitError("as_of_timestamp applies only to project splits; give no ratios to replay one")
+        raise SplitError(
+            "as_of_timestamp applies only to project splits; give no ratios to replay one"
+        )
     if not ratios:
         raise SplitError("give split ratios, e.g. split(train=0.8, val=0.2, seed=0)")
     return _result(ds, local_split(n, ratios, seed, strata), "local", None)
@@ -220,8 +248,14 @@ def kfold_dataset(
     strata = stratum_values(ds, stratify_by) if stratify_by is not None else None
     pids = [r.patient_id for r in ds.resources] if by_patient else None
     source = "local_by_patient" if by_patient else "local"
-    folds = kfold_indices(len(ds.resources), k, seed, patient_ids=pids,
-                          none_patient_id_strategy=none_patient_id_strategy, strata=strata)
+    folds = kfold_indices(
+        len(ds.resources),
+        k,
+        seed,
+        patient_ids=pids,
+        none_patient_id_strategy=none_patient_id_strategy,
+        strata=strata,
+    )
     for i, (train, val) in enumerate(folds):
         parts = make_part(ds, train, "train", source, None), make_part(ds, val, "val", source, None)
         for part in parts:

@@ -16,7 +16,14 @@ __all__ = ["save_figure"]
 
 PANEL_PX = 256
 # One RGB colour per class channel 1..L (Kelly's maximum-contrast colours).
-PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
+PALETTE = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+]
 
 
 def _grey(image: torch.Tensor) -> np.ndarray:
@@ -67,20 +74,52 @@ def save_figure(
     with torch.no_grad():
         pred = (torch.sigmoid(model(image))[0, list(channels)] > 0.5).numpy()
     grey = _grey(image[0])
-    panels = [np.repeat(grey[..., None], 3, axis=2), _overlay(grey, mask[0, list(channels)].numpy()), _overlay(grey, pred)]
+    panels = [
+        np.repeat(grey[..., None], 3, axis=2),
+        _overlay(grey, mask[0, list(channels)].numpy()),
+        _overlay(grey, pred),
+    ]
     panels = [cv2.resize(p, (PANEL_PX, PANEL_PX), interpolation=cv2.INTER_NEAREST) for p in panels]
     canvas = np.full((PANEL_PX + 80, 3 * PANEL_PX + 20, 3), 255, np.uint8)
-    for k, (panel, title) in enumerate(zip(panels, ("image", "annotators merged (mode)", "prediction"), strict=True)):
+    for k, (panel, title) in enumerate(
+        zip(panels, ("image", "annotators merged (mode)", "prediction"), strict=True)
+    ):
         x = k * (PANEL_PX + 10)
         canvas[30 : 30 + PANEL_PX, x : x + PANEL_PX] = panel
-        cv2.putText(canvas, title, (x + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas, title, (x + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA
+        )
     resource = best["resource"]
-    caption = f"{resource.filename} slice {best['metainfo']['slice_index']}" if "metainfo" in best else resource.filename
-    cv2.putText(canvas, caption, (4, PANEL_PX + 48), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    caption = (
+        f"{resource.filename} slice {best['metainfo']['slice_index']}"
+        if "metainfo" in best
+        else resource.filename
+    )
+    cv2.putText(
+        canvas,
+        caption,
+        (4, PANEL_PX + 48),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     for k, name in enumerate(classes):
         x = 4 + k * 125
-        cv2.rectangle(canvas, (x, PANEL_PX + 62), (x + 10, PANEL_PX + 70), PALETTE[k % len(PALETTE)], -1)
-        cv2.putText(canvas, name[:16], (x + 14, PANEL_PX + 70), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.rectangle(
+            canvas, (x, PANEL_PX + 62), (x + 10, PANEL_PX + 70), PALETTE[k % len(PALETTE)], -1
+        )
+        cv2.putText(
+            canvas,
+            name[:16],
+            (x + 14, PANEL_PX + 70),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.35,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode the figure for {path}")

@@ -104,7 +104,9 @@ def dice_per_class(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tens
     return 2 * (pred * target).sum(dims), pred.sum(dims) + target.sum(dims)
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, channels: list[int], pos_weight: float) -> torch.Tensor:
+def _loss(
+    logits: torch.Tensor, target: torch.Tensor, channels: list[int], pos_weight: float
+) -> torch.Tensor:
     """Positively weighted BCE plus soft Dice over the learned class channels.
 
     Lesions cover about 1 % of a slice; ``pos_weight`` keeps the network from settling
@@ -133,7 +135,9 @@ def _evaluate(model: torch.nn.Module, loader: DataLoader, channels: list[int]) -
             inter += i
             total += t
             target_px += mask[:, channels].sum((0, 2, 3))
-    return torch.where(target_px > 0, inter / total.clamp(min=1), torch.full_like(total, float("nan")))
+    return torch.where(
+        target_px > 0, inter / total.clamp(min=1), torch.full_like(total, float("nan"))
+    )
 
 
 def _report_shared_patients(parts: Any) -> None:
@@ -145,7 +149,9 @@ def _report_shared_patients(parts: Any) -> None:
                 seen.setdefault(res.patient_id, set()).add(name)
     shared = sorted(p for p, names in seen.items() if len(names) > 1)
     if shared:
-        print(f"note: patients in more than one split: {shared} (split(..., by_patient=True) avoids this)")
+        print(
+            f"note: patients in more than one split: {shared} (split(..., by_patient=True) avoids this)"
+        )
 
 
 def run_demo(config: DemoConfig) -> DemoResult:
@@ -167,7 +173,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     start = time.perf_counter()
     # Items are z-scored per slice below, so the uint16 -> uint8 rescale is expected here.
-    warnings.filterwarnings("ignore", message=r".*min-max scaled to uint8", category=DatamintWarning)
+    warnings.filterwarnings(
+        "ignore", message=r".*min-max scaled to uint8", category=DatamintWarning
+    )
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -227,12 +235,21 @@ def run_demo(config: DemoConfig) -> DemoResult:
                 dices.append(dice)
                 rates.append(rate)
                 print(f"{epoch:>5} {losses[-1]:>8.4f} {dice:>9.3f} {rate:>8.1f}")
-            per = ", ".join(f"{c}={float(d):.3f}" for c, d in zip(config.classes, per_class, strict=True))
+            per = ", ".join(
+                f"{c}={float(d):.3f}" for c, d in zip(config.classes, per_class, strict=True)
+            )
             print(f"final validation Dice: {per}")
             figure = save_figure(
-                model, parts["val"], collate_for_training, out_dir / "figure.png", config.classes, channels
+                model,
+                parts["val"],
+                collate_for_training,
+                out_dir / "figure.png",
+                config.classes,
+                channels,
             )
     wall = time.perf_counter() - start
     print(f"figure: {figure}")
     print(f"wall time: {wall:.1f} s")
-    return DemoResult(losses, dices, rates, len(parts["train"]), len(parts["val"]), classes, figure, wall)
+    return DemoResult(
+        losses, dices, rates, len(parts["train"]), len(parts["val"]), classes, figure, wall
+    )

@@ -45,10 +45,14 @@ def kfold_indices(
     else:
         groups = [[i] for i in range(n)]
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= len(groups):
-        raise SplitError(f"k={k!r} folds needs an integer between 2 and the {len(groups)} units to split")
+        raise SplitError(
+            f"k={k!r} folds needs an integer between 2 and the {len(groups)} units to split"
+        )
     # One stratum when unstratified: largest-remainder counting keeps fold sizes within one
     # of each other (the round()-then-remainder rule of splits would not: 23 / 5 -> 5,5,5,5,3).
-    unit_strata = [0] * len(groups) if strata is None else [_majority([strata[i] for i in g]) for g in groups]
+    unit_strata = (
+        [0] * len(groups) if strata is None else [_majority([strata[i] for i in g]) for g in groups]
+    )
     folds = allocate(len(groups), {f"fold{i}": 1 / k for i in range(k)}, seed, unit_strata)
     members = [sorted(i for g in units for i in groups[g]) for units in folds.values()]
     everything = sorted(i for g in groups for i in g)

@@ -21,7 +21,14 @@ from collections.abc import Hashable, Mapping, Sequence
 
 from datamint.exceptions import SplitError
 
-__all__ = ["NONE_PATIENT_STRATEGIES", "allocate", "local_split", "patient_groups", "patient_split", "validate_ratios"]
+__all__ = [
+    "NONE_PATIENT_STRATEGIES",
+    "allocate",
+    "local_split",
+    "patient_groups",
+    "patient_split",
+    "validate_ratios",
+]
 
 NONE_PATIENT_STRATEGIES = ("individual", "group", "skip", "error")
 
@@ -34,7 +41,9 @@ def validate_ratios(ratios: Mapping[str, float]) -> None:
             a number > 0, and the ratios sum to 1 within 0.01.
     """
     if len(ratios) < 2:
-        raise SplitError(f"split needs at least 2 named ratios, e.g. train=0.8, val=0.2; got {dict(ratios)}")
+        raise SplitError(
+            f"split needs at least 2 named ratios, e.g. train=0.8, val=0.2; got {dict(ratios)}"
+        )
     for name, ratio in ratios.items():
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 0:
             raise SplitError(f"split ratio {name}={ratio!r} must be a number > 0")
@@ -69,7 +78,11 @@ def _stratified_counts(sizes: Sequence[int], ratios: Mapping[str, float]) -> lis
         rest = n_c - sum(counts)
         order = sorted(
             range(k),
-            key=lambda s: (-(ideal_total[s] - given_total[s] - counts[s]), -(ideal[s] - counts[s]), s),
+            key=lambda s: (
+                -(ideal_total[s] - given_total[s] - counts[s]),
+                -(ideal[s] - counts[s]),
+                s,
+            ),
         )
         for s in order[:rest]:
             counts[s] += 1
@@ -170,7 +183,9 @@ def patient_groups(
                 )
             if none_patient_id_strategy == "skip":
                 continue
-            key: Hashable = ("__no_patient__", i) if none_patient_id_strategy == "individual" else None
+            key: Hashable = (
+                ("__no_patient__", i) if none_patient_id_strategy == "individual" else None
+            )
         else:
             key = pid
         groups.setdefault(key, []).append(i)

@@ -69,11 +69,19 @@ class SplitResult(dict):  # type: ignore[type-arg]
         chosen = []
         for part in parts:
             if part.name not in self:
-                raise SplitError(f"split spec {spec!r} names {part.name!r}; the splits are {list(self)}")
+                raise SplitError(
+                    f"split spec {spec!r} names {part.name!r}; the splits are {list(self)}"
+                )
             dataset = self[part.name]
             prepared = dataset.prepared
             positions = resolve_part(part, len(prepared.resources))
-            chosen.append((dataset, [prepared.resources[i] for i in positions], [prepared.annotations[i] for i in positions]))
+            chosen.append(
+                (
+                    dataset,
+                    [prepared.resources[i] for i in positions],
+                    [prepared.annotations[i] for i in positions],
+                )
+            )
         first = chosen[0][0]
         combined = replace(
             first.prepared,

@@ -55,7 +55,9 @@ def parse_spec(spec: str) -> list[SpecPart]:
             shows the offending part and the expected form.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise SplitError(f"split spec {spec!r} is empty; write e.g. 'train', 'train[:10%]' or 'train+val'")
+        raise SplitError(
+            f"split spec {spec!r} is empty; write e.g. 'train', 'train[:10%]' or 'train+val'"
+        )
     parts = []
     for raw in spec.split("+"):
         match = _PART_RE.match(raw)
@@ -68,13 +70,19 @@ def parse_spec(spec: str) -> list[SpecPart]:
         has_start, has_stop = g["start"] is not None, g["stop"] is not None
         if (g["start_pct"] and not has_start) or (g["stop_pct"] and not has_stop):
             raise SplitError(f"'%' without a number in {raw.strip()!r} of split spec {spec!r}")
-        kinds = [bool(g[key]) for present, key in ((has_start, "start_pct"), (has_stop, "stop_pct")) if present]
+        kinds = [
+            bool(g[key])
+            for present, key in ((has_start, "start_pct"), (has_stop, "stop_pct"))
+            if present
+        ]
         if len(set(kinds)) > 1:
             raise SplitError(f"{raw.strip()!r} mixes absolute and percent bounds; use one kind")
         percent = bool(kinds) and kinds[0]
         rounding = g["rounding"] or "closest"
         if rounding not in ROUNDINGS:
-            raise SplitError(f"unknown rounding {rounding!r} in {raw.strip()!r}; use one of {ROUNDINGS}")
+            raise SplitError(
+                f"unknown rounding {rounding!r} in {raw.strip()!r}; use one of {ROUNDINGS}"
+            )
         if g["rounding"] and not percent:
             raise SplitError(f"{raw.strip()!r}: a rounding applies only to percent bounds")
         start = int(g["start"]) if has_start else None

@@ -83,12 +83,20 @@ class StoredVolume:
         except (RuntimeError, SystemError, ValueError, OSError) as exc:
             # a codec error: reopen, which re-checks the files' checksums (rebuilding a damaged
             # layout), and read once more
-            _LOG.warning("reading slice %d of %s/%s failed (%r); reopening it", index, self._key, AXES[axis], exc)
+            _LOG.warning(
+                "reading slice %d of %s/%s failed (%r); reopening it",
+                index,
+                self._key,
+                AXES[axis],
+                exc,
+            )
             self._cache._memo().pop((self._key, axis), None)
             reader = self._cache._layout(self._key, self._key_fields, axis, self._decode)[1]
             return reader.read(index % n)
 
-    def take(self, indices: Any, axis: int | None = None, out: Any = None, mode: str = "raise") -> np.ndarray:
+    def take(
+        self, indices: Any, axis: int | None = None, out: Any = None, mode: str = "raise"
+    ) -> np.ndarray:
         """``np.take`` support: one integer index along a spatial axis reads one slice."""
         if axis is not None and out is None and np.ndim(indices) == 0:
             spatial = axis % self.ndim - (self.ndim - 3)
@@ -117,7 +125,9 @@ class SliceCache:
         builds: Layouts written by this process (decodes included).
     """
 
-    def __init__(self, root: str | Path, cache_format: str = "b2nd", open_layouts: int = 64) -> None:
+    def __init__(
+        self, root: str | Path, cache_format: str = "b2nd", open_layouts: int = 64
+    ) -> None:
         self.root = Path(root)
         self.cache_format = cache_format
         self.format = get_format(cache_format)
@@ -125,7 +135,9 @@ class SliceCache:
         self.decodes = 0
         self.builds = 0
         self._pid = os.getpid()
-        self._open: OrderedDict[tuple[str, int], tuple[dict[str, Any], LayoutReader]] = OrderedDict()
+        self._open: OrderedDict[tuple[str, int], tuple[dict[str, Any], LayoutReader]] = (
+            OrderedDict()
+        )
 
     def _entry(self, key: str) -> Path:
         return self.root / "arrays" / SLICES_DIR / key[:2] / key
@@ -189,8 +201,17 @@ class SliceCache:
                     raise ValueError(f"{path} does not match its recorded size and sha256")
                 files.append(path)
             return meta, self.format.open(entry / AXES[axis], files)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
-            _LOG.warning("cache layout %s/%s is damaged (%s); rebuilding it", entry, AXES[axis], exc)
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            RuntimeError,
+            json.JSONDecodeError,
+        ) as exc:
+            _LOG.warning(
+                "cache layout %s/%s is damaged (%s); rebuilding it", entry, AXES[axis], exc
+            )
             self._remove_layout(entry, axis)
             return None
 
@@ -222,7 +243,14 @@ class SliceCache:
             rows = []
             for path in files:
                 stat = path.stat()
-                rows.append([path.relative_to(entry).as_posix(), stat.st_size, stat.st_mtime_ns, _sha256(path)])
+                rows.append(
+                    [
+                        path.relative_to(entry).as_posix(),
+                        stat.st_size,
+                        stat.st_mtime_ns,
+                        _sha256(path),
+                    ]
+                )
             meta = {
                 "key_fields": key_fields,
                 "format": self.cache_format,
@@ -261,7 +289,11 @@ class SliceCache:
         return reader.read_all()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"root": str(self.root), "cache_format": self.cache_format, "open_layouts": self.open_layouts}
+        return {
+            "root": str(self.root),
+            "cache_format": self.cache_format,
+            "open_layouts": self.open_layouts,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["root"], state["cache_format"], state["open_layouts"])  # type: ignore[misc]

@@ -114,7 +114,12 @@ class B2ndFormat:
         os.close(fd)
         try:
             blosc2.asarray(
-                np.ascontiguousarray(moved), chunks=chunk, blocks=chunk, urlpath=tmp, mode="w", cparams=cparams
+                np.ascontiguousarray(moved),
+                chunks=chunk,
+                blocks=chunk,
+                urlpath=tmp,
+                mode="w",
+                cparams=cparams,
             )
             os.replace(tmp, path)
         except BaseException:
@@ -205,4 +210,6 @@ def get_format(name: str) -> SliceFormat:
     try:
         return FORMATS[name]
     except KeyError:
-        raise ValueError(f"unknown cache_format {name!r}; expected one of 'b2nd', 'npy.gz', 'npy'") from None
+        raise ValueError(
+            f"unknown cache_format {name!r}; expected one of 'b2nd', 'npy.gz', 'npy'"
+        ) from None

@@ -20,7 +20,11 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_kwargs(demo_server: Any, shared_cache: Path) -> dict[str, Any]:
     """Constructor arguments that point a dataset at the demo server."""
-    return {"server_url": demo_server.url, "api_key": demo_server.api_key, "cache_dir": shared_cache}
+    return {
+        "server_url": demo_server.url,
+        "api_key": demo_server.api_key,
+        "cache_dir": shared_cache,
+    }
 
 
 @pytest.fixture(scope="session")

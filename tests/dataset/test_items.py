@@ -20,15 +20,22 @@ from datamint.entities import Annotation, Resource
 from datamint.exceptions import DatamintWarning
 from tests.dataset.conftest import index_of
 
-BASE_KEYS = {"image", "metainfo", "annotations", "resource", "masks", "image_labels", "image_categories"}
-
-
+BASE_KEYS = {
+    "image",
+    "metainfo",
+    "annotations",
+    "resource",
+    "masks",
+    "image_labels",
+    "image_categories",
+}
 
 
 def test_image_dataset_holds_the_2d_resources(demo_kwargs, manifest):
     ds = ImageDataset(project="demo", **demo_kwargs)
     expected = {
-        r["filename"] for r in manifest["resources"]
+        r["filename"]
+        for r in manifest["resources"]
         if r["metadata"]["frame_count"] == 1 and r["storage"] in ("DicomResource", "ImageResource")
     }
     assert {r.filename for r in ds.resources} == expected
@@ -50,7 +57,9 @@ def test_image_dataset_dicom_item(demo_kwargs):
         assert item["mask_labels"][author].dtype == np.int32
         assert item["mask_labels"][author].tolist() == [ds.segmentation_labels.index("lesion") + 1]
     labels = item["image_labels"]
-    assert all(v.dtype == torch.int32 and v.shape == (len(ds.image_labels_set),) for v in labels.values())
+    assert all(
+        v.dtype == torch.int32 and v.shape == (len(ds.image_labels_set),) for v in labels.values()
+    )
     cats = item["image_categories"]
     assert all(v.dtype == torch.int64 and v.ndim == 0 for v in cats.values())
 
@@ -78,7 +87,10 @@ def test_volume_dataset_leaves_out_videos_and_plain_images(demo_kwargs):
     ds = VolumeDataset(project="demo", **demo_kwargs)
     kinds = {r.kind.value for r in ds.resources}
     assert kinds == {"dicom", "nifti"}
-    assert {r.filename for r in ds.prepared.excluded} >= {"videos/echo_a4c.mp4", "images2d/fundus_retina.jpg"}
+    assert {r.filename for r in ds.prepared.excluded} >= {
+        "videos/echo_a4c.mp4",
+        "images2d/fundus_retina.jpg",
+    }
 
 
 def test_video_dataset_item(demo_kwargs):
@@ -103,8 +115,12 @@ def test_semantic_masks_per_author_are_one_hot(demo_kwargs):
 
 
 def test_merged_semantic_is_a_float_tensor(demo_kwargs):
-    ds = VolumeDataset(project="demo", return_as_semantic_segmentation=True,
-                       semantic_seg_merge_strategy="union", **demo_kwargs)
+    ds = VolumeDataset(
+        project="demo",
+        return_as_semantic_segmentation=True,
+        semantic_seg_merge_strategy="union",
+        **demo_kwargs,
+    )
     item = ds[index_of(ds, "volumes/breast1_mr.nii.gz")]
     assert isinstance(item["masks"], torch.Tensor) and item["masks"].dtype == torch.float32
     assert item["masks"].shape == (len(ds.segmentation_labels) + 1, 21, 120, 45)
@@ -149,9 +165,14 @@ def test_bad_axis_is_a_value_error(demo_kwargs):
 
 
 def test_frame_by_frame_carries_every_setting(demo_kwargs):
-    videos = VideoDataset(project="demo", image_labels_merge_strategy="union",
-                          image_categories_merge_strategy="mode", return_as_semantic_segmentation=True,
-                          semantic_seg_merge_strategy="intersection", **demo_kwargs)
+    videos = VideoDataset(
+        project="demo",
+        image_labels_merge_strategy="union",
+        image_categories_merge_strategy="mode",
+        return_as_semantic_segmentation=True,
+        semantic_seg_merge_strategy="intersection",
+        **demo_kwargs,
+    )
     frames = videos.frame_by_frame()
     assert isinstance(frames, SlicedVideoDataset)
     assert len(frames) == 120 + 30 + 19
@@ -163,7 +184,10 @@ def test_frame_by_frame_carries_every_setting(demo_kwargs):
     assert item["image_labels"].dtype == torch.int32
     assert item["image_categories"].dtype == torch.int64 and item["image_categories"].ndim == 0
     assert {k: item["metainfo"][k] for k in ("slice_axis", "slice_index", "parent")} == {
-        "slice_axis": "frame", "slice_index": 6, "parent": None}
+        "slice_axis": "frame",
+        "slice_index": 6,
+        "parent": None,
+    }
     assert item["metainfo"]["geometry"].spacing_mm in (None, (None, None, None))  # pixels, not mm
 
 
@@ -185,7 +209,9 @@ def test_uint16_dicom_is_scaled_with_one_warning(demo_kwargs):
     ds = ImageDataset(project="demo", **demo_kwargs)
     with pytest.warns(DatamintWarning, match="min-max scaled to uint8"):
         item = ds[index_of(ds, "images2d/mr_liver_overlay.dcm")]
-    assert item["image"].dtype == np.uint8 and item["image"].max() == 255 and item["image"].min() == 0
+    assert (
+        item["image"].dtype == np.uint8 and item["image"].max() == 255 and item["image"].min() == 0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again = ds[index_of(ds, "images2d/cr_tibia_j2kr.dcm")]  # uint16 too: no second warning

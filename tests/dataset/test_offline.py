@@ -19,8 +19,11 @@ from datamint.testing.server import build_demo_store, running_server
 
 
 def _kwargs():
-    return {"return_as_semantic_segmentation": True, "semantic_seg_merge_strategy": "mode",
-            "alb_transform": alb.Resize(32, 32)}
+    return {
+        "return_as_semantic_segmentation": True,
+        "semantic_seg_merge_strategy": "mode",
+        "alb_transform": alb.Resize(32, 32),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,9 @@ def synced(tmp_path_factory):
     store = tmp_path_factory.mktemp("offline-store")
     _, key = build_demo_store(store)
     with running_server(store) as server:
-        online = VolumeDataset(project="demo", server_url=server.url, api_key=key, cache_dir=cache, **_kwargs())
+        online = VolumeDataset(
+            project="demo", server_url=server.url, api_key=key, cache_dir=cache, **_kwargs()
+        )
         online.prefetch(include_annotations=True, progress=False)
         online.split(train=0.8, val=0.2, seed=0).save()
         project_split = online.split(use_project_splits=True)
@@ -57,7 +62,9 @@ def test_train_one_epoch_offline(synced, no_network):
     assert {name: [r.id for r in p.resources] for name, p in parts.items()} == synced["members"]
     model = TinyUNet(1, len(ds.segmentation_labels) + 1, width=4)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    loader = DataLoader(parts["train"], batch_size=16, shuffle=True, num_workers=2, collate_fn=collate_for_training)
+    loader = DataLoader(
+        parts["train"], batch_size=16, shuffle=True, num_workers=2, collate_fn=collate_for_training
+    )
     seen = 0
     for image, mask in loader:
         optimizer.zero_grad()

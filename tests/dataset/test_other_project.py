@@ -38,18 +38,42 @@ def _nifti(path: Path, data: np.ndarray) -> None:
     nib.save(nib.Nifti1Image(data, np.diag([0.8, 0.8, 2.5, 1.0])), str(path))
 
 
-def _resource(root: Path, rel: str, mimetype: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    record = {"id": str(uuid.uuid4()), "filename": rel, "mimetype": mimetype, "patient_id": rel.split("/")[-1][:9],
-              "sha256": _sha(root / rel), "size": (root / rel).stat().st_size}
+def _resource(
+    root: Path, rel: str, mimetype: str, metadata: dict[str, Any] | None
+) -> dict[str, Any]:
+    record = {
+        "id": str(uuid.uuid4()),
+        "filename": rel,
+        "mimetype": mimetype,
+        "patient_id": rel.split("/")[-1][:9],
+        "sha256": _sha(root / rel),
+        "size": (root / rel).stat().st_size,
+    }
     if metadata is not None:
         record["metadata"] = metadata
     return record
 
 
-def _annotation(root: Path, rid: str, ident: str, kind: str, author: str, file: str | None = None,
-                value: str | None = None) -> dict[str, Any]:
-    record = {"id": str(uuid.uuid4()), "resource_id": rid, "identifier": ident, "type": kind, "scope": "image",
-              "frame_index": None, "value": value, "created_by": author, "source": "manual"}
+def _annotation(
+    root: Path,
+    rid: str,
+    ident: str,
+    kind: str,
+    author: str,
+    file: str | None = None,
+    value: str | None = None,
+) -> dict[str, Any]:
+    record = {
+        "id": str(uuid.uuid4()),
+        "resource_id": rid,
+        "identifier": ident,
+        "type": kind,
+        "scope": "image",
+        "frame_index": None,
+        "value": value,
+        "created_by": author,
+        "source": "manual",
+    }
     if file is not None:
         record.update(file=file, sha256=_sha(root / file), size=(root / file).stat().st_size)
     return record
@@ -75,48 +99,88 @@ def write_phantom_project(root: Path) -> dict[str, np.ndarray]:
 
     meta_vol = {"frame_count": 6, "width": 12, "height": 10}
     res_a = _resource(root, "ct/phantom_a.nii.gz", "application/x-nifti", meta_vol)
-    res_b = _resource(root, "ct/phantom_b.nii.gz", "application/x-nifti", None)  # no metadata at all
-    res_x = _resource(root, "xr/phantom.png", "image/png", {"frame_count": 1, "width": 24, "height": 20})
+    res_b = _resource(
+        root, "ct/phantom_b.nii.gz", "application/x-nifti", None
+    )  # no metadata at all
+    res_x = _resource(
+        root, "xr/phantom.png", "image/png", {"frame_count": 1, "width": 24, "height": 20}
+    )
     _nifti(root / "seg/a_cyst.nii.gz", small)
     anns = [
-        _annotation(root, res_a["id"], "cyst", "segmentation", RATERS[1], "seg/a_cyst.nii.gz"),  # not in the schema
+        _annotation(
+            root, res_a["id"], "cyst", "segmentation", RATERS[1], "seg/a_cyst.nii.gz"
+        ),  # not in the schema
         _annotation(root, res_a["id"], "tumour", "segmentation", RATERS[0], "seg/a_ann1.nii.gz"),
         _annotation(root, res_a["id"], "tumour", "segmentation", RATERS[1], "seg/a_ann2.nii.gz"),
         _annotation(root, res_x["id"], "tumour", "segmentation", RATERS[0], "seg/xr_ann1.png"),
         _annotation(root, res_x["id"], "abnormal", "label", RATERS[0]),
         _annotation(root, res_x["id"], "abnormal", "label", RATERS[1]),
         _annotation(root, res_x["id"], "side", "category", RATERS[1], value="right"),
-        {**_annotation(root, res_x["id"], "nodule", "square", RATERS[0]),
-         "geometry": {"points": [[2, 3, 0], [10, 9, 0]]}},
-        {**_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
-         "geometry": {"points": [[4, 4, 0], [4, 12, 0]]}},  # degenerate: x2 == x1, skipped
-        {**_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
-         "geometry": {"points": [[0, 0, 0], [5, 6, 0]]}},
+        {
+            **_annotation(root, res_x["id"], "nodule", "square", RATERS[0]),
+            "geometry": {"points": [[2, 3, 0], [10, 9, 0]]},
+        },
+        {
+            **_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
+            "geometry": {"points": [[4, 4, 0], [4, 12, 0]]},
+        },  # degenerate: x2 == x1, skipped
+        {
+            **_annotation(root, res_x["id"], "marker", "square", RATERS[1]),
+            "geometry": {"points": [[0, 0, 0], [5, 6, 0]]},
+        },
     ]
     manifest = {
         "format": "datamint-project-manifest",
         "format_version": 1,
-        "project": {"id": str(uuid.uuid4()), "name": "phantom", "created_by": RATERS[0], "description": None},
+        "project": {
+            "id": str(uuid.uuid4()),
+            "name": "phantom",
+            "created_by": RATERS[0],
+            "description": None,
+        },
         "annotators": [{"email": e} for e in RATERS],
-        "worklists": [{
-            "id": str(uuid.uuid4()), "name": "phantom-labels",
-            "annotators": [{"email": e, "status": "active"} for e in RATERS],
-            "resource_ids": [res_a["id"], res_b["id"], res_x["id"]],
-            "segmentation_group": {"groups": {"tumour": {"index": 1, "color": [255, 0, 0, 255]}}},
-            "annotations": [
-                {"type": "segmentation", "scope": "image", "identifier": "tumour", "required": False},
-                {"type": "label", "scope": "image", "identifier": "abnormal", "required": False},
-                {"type": "category", "scope": "image", "identifier": "side", "required": False,
-                 "values": ["left", "right"]},
-            ],
-        }],
+        "worklists": [
+            {
+                "id": str(uuid.uuid4()),
+                "name": "phantom-labels",
+                "annotators": [{"email": e, "status": "active"} for e in RATERS],
+                "resource_ids": [res_a["id"], res_b["id"], res_x["id"]],
+                "segmentation_group": {
+                    "groups": {"tumour": {"index": 1, "color": [255, 0, 0, 255]}}
+                },
+                "annotations": [
+                    {
+                        "type": "segmentation",
+                        "scope": "image",
+                        "identifier": "tumour",
+                        "required": False,
+                    },
+                    {
+                        "type": "label",
+                        "scope": "image",
+                        "identifier": "abnormal",
+                        "required": False,
+                    },
+                    {
+                        "type": "category",
+                        "scope": "image",
+                        "identifier": "side",
+                        "required": False,
+                        "values": ["left", "right"],
+                    },
+                ],
+            }
+        ],
         "resources": [res_a, res_b, res_x],
         "annotations": anns,
         "splits": [],
     }
     (root / "project.json").write_text(json.dumps(manifest, indent=1))
-    return {"big": np.transpose(big, (2, 1, 0)) != 0, "small": np.transpose(small, (2, 1, 0)) != 0,
-            "xr": mask2d != 0}
+    return {
+        "big": np.transpose(big, (2, 1, 0)) != 0,
+        "small": np.transpose(small, (2, 1, 0)) != 0,
+        "xr": mask2d != 0,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -128,18 +192,28 @@ def phantom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     import_project(store, root, members=["owner@lab.org"])
     key = store.create_user("owner@lab.org")
     with running_server(store_dir) as server:
-        yield {"server_url": server.url, "api_key": key,
-               "cache_dir": tmp_path_factory.mktemp("phantom-cache"), "masks": masks}
+        yield {
+            "server_url": server.url,
+            "api_key": key,
+            "cache_dir": tmp_path_factory.mktemp("phantom-cache"),
+            "masks": masks,
+        }
 
 
 def _kwargs(phantom: dict[str, Any]) -> dict[str, Any]:
     return {k: phantom[k] for k in ("server_url", "api_key", "cache_dir")}
 
 
-@pytest.mark.parametrize(("strategy", "rater"), [("union", "big"), ("intersection", "small"), ("mode", "big")])
+@pytest.mark.parametrize(
+    ("strategy", "rater"), [("union", "big"), ("intersection", "small"), ("mode", "big")]
+)
 def test_volume_merges(phantom, strategy, rater):
-    ds = VolumeDataset(project="phantom", return_as_semantic_segmentation=True,
-                       semantic_seg_merge_strategy=strategy, **_kwargs(phantom))
+    ds = VolumeDataset(
+        project="phantom",
+        return_as_semantic_segmentation=True,
+        semantic_seg_merge_strategy=strategy,
+        **_kwargs(phantom),
+    )
     assert [r.filename for r in ds.resources] == ["ct/phantom_a.nii.gz", "ct/phantom_b.nii.gz"]
     assert ds.segmentation_labels == ["tumour"]
     item = ds[0]
@@ -154,8 +228,12 @@ def test_slices_without_metadata_read_the_header(phantom):
 
 
 def test_image_item_labels_and_categories(phantom):
-    ds = ImageDataset(project="phantom", image_labels_merge_strategy="intersection",
-                      image_categories_merge_strategy="union", **_kwargs(phantom))
+    ds = ImageDataset(
+        project="phantom",
+        image_labels_merge_strategy="intersection",
+        image_categories_merge_strategy="union",
+        **_kwargs(phantom),
+    )
     assert len(ds) == 1
     item = ds[0]
     assert item["image"].shape == (1, 20, 24)
@@ -178,7 +256,10 @@ def test_boxes_and_detection_collate(phantom):
     ds = ImageDataset(project="phantom", return_boxes=True, **_kwargs(phantom))
     assert ds.schema.box_classes == ("marker", "nodule")
     item = ds[0]
-    assert item["boxes"].dtype == torch.float32 and item["boxes"].tolist() == [[2, 3, 10, 9], [0, 0, 5, 6]]
+    assert item["boxes"].dtype == torch.float32 and item["boxes"].tolist() == [
+        [2, 3, 10, 9],
+        [0, 0, 5, 6],
+    ]
     assert item["box_labels"].dtype == torch.int64 and item["box_labels"].tolist() == [1, 0]
     batch = detection_collate_fn([item, item])
     assert batch["image"].shape == (2, 1, 20, 24)
@@ -188,9 +269,16 @@ def test_boxes_and_detection_collate(phantom):
 def test_boxes_follow_a_2d_transform(phantom):
     import albumentations as alb
 
-    flip = alb.Compose([alb.HorizontalFlip(p=1.0)], bbox_params=alb.BboxParams(format="pascal_voc", label_fields=["labels"]))
-    item = ImageDataset(project="phantom", return_boxes=True, alb_transform=flip, **_kwargs(phantom))[0]
-    assert torch.allclose(item["boxes"], torch.tensor([[14.0, 3, 22, 9], [19, 0, 24, 6]]), atol=1e-4)  # x -> 24 - x
+    flip = alb.Compose(
+        [alb.HorizontalFlip(p=1.0)],
+        bbox_params=alb.BboxParams(format="pascal_voc", label_fields=["labels"]),
+    )
+    item = ImageDataset(
+        project="phantom", return_boxes=True, alb_transform=flip, **_kwargs(phantom)
+    )[0]
+    assert torch.allclose(
+        item["boxes"], torch.tensor([[14.0, 3, 22, 9], [19, 0, 24, 6]]), atol=1e-4
+    )  # x -> 24 - x
     assert item["box_labels"].tolist() == [1, 0]
 
 
@@ -201,7 +289,10 @@ def test_external_annotations_are_kept_only_on_request(phantom):
     external = VolumeDataset(project="phantom", allow_external_annotations=True, **_kwargs(phantom))
     assert external.segmentation_labels == ["tumour", "cyst"]  # appended, next code
     item = external[0]
-    assert item["mask_labels"][RATERS[1]].tolist() == [2, 1]  # response order: cyst first, then tumour
+    assert item["mask_labels"][RATERS[1]].tolist() == [
+        2,
+        1,
+    ]  # response order: cyst first, then tumour
     assert np.array_equal(item["masks"][RATERS[1]][0].astype(bool), phantom["masks"]["small"])
 
 

@@ -22,7 +22,11 @@ def writable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     store = tmp_path_factory.mktemp("split-store")
     _, key = build_demo_store(store)
     with running_server(store) as server:
-        yield {"server_url": server.url, "api_key": key, "cache_dir": tmp_path_factory.mktemp("split-cache")}
+        yield {
+            "server_url": server.url,
+            "api_key": key,
+            "cache_dir": tmp_path_factory.mktemp("split-cache"),
+        }
 
 
 def _members(parts) -> dict[str, set[str]]:
@@ -83,9 +87,9 @@ def test_project_split_errors(writable):
 
 
 def test_resources_dataset_has_no_project_split(writable):
-    records = Api(server_url=writable["server_url"], api_key=writable["api_key"]).get_project_resources(
-        VolumeDataset(project="demo", **writable).project.id
-    )
+    records = Api(
+        server_url=writable["server_url"], api_key=writable["api_key"]
+    ).get_project_resources(VolumeDataset(project="demo", **writable).project.id)
     ds = VolumeDataset(resources=records, **writable)
     with pytest.raises(SplitError, match="project splits need a dataset built from a project"):
         ds.split(use_project_splits=True)
@@ -135,7 +139,10 @@ def test_kfold_on_a_dataset(demo_kwargs):
     assert set().union(*vals) == {r.id for r in ds.resources}
     assert sum(map(len, vals)) == len(ds)
     for i, (train, val) in enumerate(folds):
-        assert train.fold == val.fold == i and (train.split_name, val.split_name) == ("train", "val")
+        assert train.fold == val.fold == i and (train.split_name, val.split_name) == (
+            "train",
+            "val",
+        )
         assert not {r.patient_id for r in train.resources} & {r.patient_id for r in val.resources}
 
 
@@ -144,7 +151,9 @@ def test_select_and_split_spec(demo_kwargs):
     parts = ds.split(train=0.8, val=0.2, seed=0)
     picked = parts.select("train[:50%]+val")
     train_ids = [r.id for r in parts["train"].resources]
-    assert [r.id for r in picked.resources] == train_ids[:7] + [r.id for r in parts["val"].resources]
+    assert [r.id for r in picked.resources] == train_ids[:7] + [
+        r.id for r in parts["val"].resources
+    ]
     assert (picked.split_name, picked.split_source) == ("train[:50%]+val", "local")
     assert len(picked.slice("axial")) == sum(r.depth for r in picked.resources)
     half = ds.split_spec("train[:50%]", train=0.8, val=0.2, seed=0)
@@ -155,7 +164,9 @@ def test_select_and_split_spec(demo_kwargs):
 
 def test_deprecated_tag_mode(demo_server, demo_kwargs):
     project_id = VolumeDataset(project="demo", **demo_kwargs).project.id
-    records = Api(server_url=demo_server.url, api_key=demo_server.api_key).get_project_resources(project_id)
+    records = Api(server_url=demo_server.url, api_key=demo_server.api_key).get_project_resources(
+        project_id
+    )
     for i, record in enumerate(records):
         record["tags"] = [*record.get("tags", []), f"split:{'train' if i % 3 else 'test'}"]
     ds = VolumeDataset(resources=records, **demo_kwargs)

@@ -20,8 +20,12 @@ from datamint.readers import FileHint, read_file
 
 def _kwargs(demo_server, cache: Path, fmt: str | None) -> dict:
     return {
-        "server_url": demo_server.url, "api_key": demo_server.api_key, "cache_dir": cache,
-        "return_segmentations": False, "return_metainfo": False, "cache_format": fmt,
+        "server_url": demo_server.url,
+        "api_key": demo_server.api_key,
+        "cache_dir": cache,
+        "return_segmentations": False,
+        "return_metainfo": False,
+        "cache_format": fmt,
     }
 
 
@@ -31,7 +35,9 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
     volumes = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt))
     sliced = volumes.filter(filename_pattern="volumes/b*").slice(axis)
     for res in sliced.resources:
-        decoded = read_file(sliced.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)).array
+        decoded = read_file(
+            sliced.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)
+        ).array
         expected, _ = loading.to_item_dtype(decoded)
         assert expected.dtype == np.int16  # the cache keeps the NIfTI's stored dtype ...
         expected = expected.astype(np.float64)  # ... and items are float64 (contract §7.1)
@@ -45,14 +51,19 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
 
 
 @pytest.mark.parametrize(
-    ("image_dtype", "want"), [("stored", np.int16), (np.float32, np.float32), ("float64", np.float64), (None, np.float64)]
+    ("image_dtype", "want"),
+    [("stored", np.int16), (np.float32, np.float32), ("float64", np.float64), (None, np.float64)],
 )
 def test_image_dtype_chooses_the_item_dtype(demo_server, tmp_path, image_dtype, want):
     kwargs = _kwargs(demo_server, tmp_path / "cache", None)
-    sliced = VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs).filter(
-        filename_pattern="volumes/brain1*"
-    ).slice("sagittal")
-    image = nib.Nifti1Image.from_bytes(gzip.decompress(sliced.loader._fetch_resource(sliced.resources[0]).read_bytes()))
+    sliced = (
+        VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs)
+        .filter(filename_pattern="volumes/brain1*")
+        .slice("sagittal")
+    )
+    image = nib.Nifti1Image.from_bytes(
+        gzip.decompress(sliced.loader._fetch_resource(sliced.resources[0]).read_bytes())
+    )
     stored = np.asanyarray(image.dataobj)  # (x, y, z) int16; sagittal slice k is x = k
     for k in (0, 100):
         item = sliced[k]["image"]
@@ -75,7 +86,9 @@ def test_stored_keeps_uint16_unscaled(demo_server, tmp_path):
     contract = VolumeDataset(project="demo", **kwargs)
     found = False
     for i, res in enumerate(stored.resources):
-        decoded = read_file(stored.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)).array
+        decoded = read_file(
+            stored.loader._fetch_resource(res), FileHint(res.filename, res.mimetype, res.storage)
+        ).array
         if decoded.dtype != np.uint16:
             continue
         found = True
@@ -87,7 +100,9 @@ def test_stored_keeps_uint16_unscaled(demo_server, tmp_path):
 
 
 def test_video_frames_from_the_slice_cache(demo_server, tmp_path):
-    videos = VideoDataset(project="demo", **_kwargs(demo_server, tmp_path, "b2nd")).filter(filename_pattern="*ct_lung2*")
+    videos = VideoDataset(project="demo", **_kwargs(demo_server, tmp_path, "b2nd")).filter(
+        filename_pattern="*ct_lung2*"
+    )
     frames = videos.frame_by_frame()
     whole = np.asarray(videos[0]["image"])
     assert frames[1]["image"].dtype == np.uint8
@@ -112,10 +127,18 @@ def test_each_volume_decoded_once_with_two_workers(demo_server, tmp_path, monkey
         return real(path, hint)
 
     monkeypatch.setattr(loading, "read_file", counting)
-    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt)).slice("sagittal")
+    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt)).slice(
+        "sagittal"
+    )
     sliced.prefetch(progress=False)  # downloads only
-    loader = DataLoader(sliced, batch_size=8, shuffle=True, num_workers=2, multiprocessing_context="fork",
-                        collate_fn=lambda items: [i["image"] for i in items])
+    loader = DataLoader(
+        sliced,
+        batch_size=8,
+        shuffle=True,
+        num_workers=2,
+        multiprocessing_context="fork",
+        collate_fn=lambda items: [i["image"] for i in items],
+    )
     with sliced.api:  # close the parent's connections before the dataset is dropped
         n_items = sum(len(batch) for batch in loader)
     assert n_items == len(sliced)
@@ -126,11 +149,16 @@ def test_each_volume_decoded_once_with_two_workers(demo_server, tmp_path, monkey
 
 
 def test_prefetch_decode_fills_the_cache_once(demo_server, tmp_path):
-    sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path, None)).filter(
-        filename_pattern="volumes/b*").slice("coronal")
+    sliced = (
+        VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path, None))
+        .filter(filename_pattern="volumes/b*")
+        .slice("coronal")
+    )
     report = sliced.prefetch(progress=False, decode=True, decode_workers=2)
     assert report.decoded == len(sliced.resources) and report.decode_cached == 0
-    assert len(list((tmp_path / "arrays" / "slices").rglob("coronal.json"))) == len(sliced.resources)
+    assert len(list((tmp_path / "arrays" / "slices").rglob("coronal.json"))) == len(
+        sliced.resources
+    )
     assert not list((tmp_path / "arrays" / "slices").rglob("axial.json"))
     again = sliced.prefetch(progress=False, decode=True)
     assert again.decoded == 0 and again.decode_cached == len(sliced.resources)
@@ -141,9 +169,11 @@ def test_prefetch_decode_fills_the_cache_once(demo_server, tmp_path):
 def test_items_are_fresh_writable_arrays(demo_server, tmp_path, fmt, image_dtype):
     """Writing into an item's image never reaches the cache or the next item."""
     kwargs = _kwargs(demo_server, tmp_path / "cache", fmt)
-    sliced = VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs).filter(
-        filename_pattern="volumes/b*"
-    ).slice("axial")
+    sliced = (
+        VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs)
+        .filter(filename_pattern="volumes/b*")
+        .slice("axial")
+    )
     first = sliced[3]["image"]
     before = first.copy()
     assert first.flags.writeable and first.flags.owndata
@@ -154,7 +184,9 @@ def test_items_are_fresh_writable_arrays(demo_server, tmp_path, fmt, image_dtype
 def test_masks_are_opened_once_per_annotation_version(demo_server, tmp_path, monkeypatch):
     from datamint.entities import Annotation
 
-    ds = VolumeDataset(project="demo", **{**_kwargs(demo_server, tmp_path, None), "return_segmentations": True})
+    ds = VolumeDataset(
+        project="demo", **{**_kwargs(demo_server, tmp_path, None), "return_segmentations": True}
+    )
     sliced = ds.filter(filename_pattern="volumes/b*").slice("axial")
     annotation = next(a for anns in sliced.prepared.annotations for a in anns if a.is_segmentation)
     loader = sliced.loader

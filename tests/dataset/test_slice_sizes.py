@@ -45,16 +45,25 @@ def _write_project(root: Path) -> list[tuple[int, int, int]]:
         data = rng.integers(-1000, 1000, (x, y, z)).astype(np.int16)
         nib.save(nib.Nifti1Image(data, np.diag([0.7, 0.7, 2.0, 1.0])), str(path))
         blob = path.read_bytes()
-        resources.append({
-            "id": str(uuid.uuid4()), "filename": rel, "mimetype": "application/x-nifti",
-            "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob),
-        })
+        resources.append(
+            {
+                "id": str(uuid.uuid4()),
+                "filename": rel,
+                "mimetype": "application/x-nifti",
+                "sha256": hashlib.sha256(blob).hexdigest(),
+                "size": len(blob),
+            }
+        )
         shapes.append((z, y, x))
     manifest = {
         "format": "datamint-project-manifest",
         "format_version": 1,
         "project": {"id": str(uuid.uuid4()), "name": "many-volumes", "created_by": "owner@lab.org"},
-        "annotators": [], "worklists": [], "resources": resources, "annotations": [], "splits": [],
+        "annotators": [],
+        "worklists": [],
+        "resources": resources,
+        "annotations": [],
+        "splits": [],
     }
     (root / "project.json").write_text(json.dumps(manifest))
     return shapes
@@ -77,7 +86,9 @@ def many_volumes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     key = store.create_user("owner@lab.org")
     with running_server(store_dir) as server:
         yield {
-            "server_url": server.url, "api_key": key, "shapes": shapes,
+            "server_url": server.url,
+            "api_key": key,
+            "shapes": shapes,
             "stripped": set(ids[:NO_METADATA]),
         }
 

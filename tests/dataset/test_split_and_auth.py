@@ -16,7 +16,11 @@ def test_split_sizes_and_attributes(demo_kwargs):
     assert [len(p) for p in parts.values()] == [14, 4]  # round(14.4) = 14, the rest 4
     assert {r.id for p in parts.values() for r in p.resources} == {r.id for r in ds.resources}
     for name, part in parts.items():
-        assert (part.split_name, part.split_source, part.split_as_of_timestamp) == (name, "local", None)
+        assert (part.split_name, part.split_source, part.split_as_of_timestamp) == (
+            name,
+            "local",
+            None,
+        )
     assert ds.split_name is None
     three = ds.split(train=0.7, val=0.15, test=0.15, seed=0)
     assert [len(p) for p in three.values()] == [13, 3, 2]  # round(12.6), round(2.7), rest
@@ -47,23 +51,33 @@ def test_split_needs_ratios_without_a_project_split(demo_kwargs):
 
 
 def test_wrong_api_key_says_what_to_set(demo_server, shared_cache):
-    ds = VolumeDataset(project="demo", server_url=demo_server.url, api_key="not-a-key", cache_dir=shared_cache)
+    ds = VolumeDataset(
+        project="demo", server_url=demo_server.url, api_key="not-a-key", cache_dir=shared_cache
+    )
     with pytest.raises(AuthenticationError, match="DATAMINT_API_KEY") as info:
         len(ds)
     assert "not-a-key" not in str(info.value)
 
 
 def test_wrong_api_key_without_probe(demo_server, shared_cache):
-    ds = VolumeDataset(project="demo", server_url=demo_server.url, api_key="not-a-key",
-                       auto_update=False, cache_dir=shared_cache)
+    ds = VolumeDataset(
+        project="demo",
+        server_url=demo_server.url,
+        api_key="not-a-key",
+        auto_update=False,
+        cache_dir=shared_cache,
+    )
     with pytest.raises(AuthenticationError, match="DATAMINT_API_KEY"):
         len(ds)
 
 
 def test_missing_api_key_message(demo_server, shared_cache):
     ds = VolumeDataset(project="demo", server_url=demo_server.url, cache_dir=shared_cache)
-    with pytest.raises(AuthenticationError, match=r"^API key not provided! Use the environment variable "
-                       r"DATAMINT_API_KEY or pass it as an argument\.$"):
+    with pytest.raises(
+        AuthenticationError,
+        match=r"^API key not provided! Use the environment variable "
+        r"DATAMINT_API_KEY or pass it as an argument\.$",
+    ):
         len(ds)
 
 

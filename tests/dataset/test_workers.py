@@ -12,7 +12,9 @@ from datamint.dataset import ImageDataset, VideoDataset, VolumeDataset
 
 
 def _datasets(kw):
-    volumes = VolumeDataset(project="demo", **kw).filter(filename_pattern="volumes/b*")  # brain1, breast1
+    volumes = VolumeDataset(project="demo", **kw).filter(
+        filename_pattern="volumes/b*"
+    )  # brain1, breast1
     videos = VideoDataset(project="demo", **kw).filter(filename_pattern="*ct_lung2*")
     return {
         "image": ImageDataset(project="demo", **kw).filter(filename_pattern="*.png"),
@@ -29,7 +31,9 @@ def test_multiworker_loading(demo_kwargs, context, name):
     ds = _datasets(demo_kwargs)[name]
     order = list(range(min(len(ds), 4)))
     expected = [ds[i] for i in order]
-    loader = DataLoader(ds, batch_size=None, sampler=order, num_workers=2, multiprocessing_context=context)
+    loader = DataLoader(
+        ds, batch_size=None, sampler=order, num_workers=2, multiprocessing_context=context
+    )
     got = list(loader)
     assert len(got) == len(expected)
     for a, b in zip(got, expected, strict=True):
@@ -41,13 +45,17 @@ def test_multiworker_loading(demo_kwargs, context, name):
 
 def _augmented_images(ds, context, seed):
     torch.manual_seed(seed)
-    loader = DataLoader(ds, batch_size=None, sampler=[0, 0, 0, 0], num_workers=2, multiprocessing_context=context)
+    loader = DataLoader(
+        ds, batch_size=None, sampler=[0, 0, 0, 0], num_workers=2, multiprocessing_context=context
+    )
     return [np.asarray(item["image"]) for item in loader]
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 def test_augmentations_differ_across_workers_and_repeat_with_a_seed(demo_kwargs, context):
-    ds = ImageDataset(project="demo", alb_transform=alb.Affine(rotate=(-40, 40), p=1.0), **demo_kwargs)
+    ds = ImageDataset(
+        project="demo", alb_transform=alb.Affine(rotate=(-40, 40), p=1.0), **demo_kwargs
+    )
     ds = ds.filter(filename_pattern="images2d/histology_he_tile.png")
     first = _augmented_images(ds, context, seed=7)
     # items 0, 2 come from worker 0 and 1, 3 from worker 1: the two workers must differ
@@ -61,7 +69,9 @@ def test_augmentations_differ_across_workers_and_repeat_with_a_seed(demo_kwargs,
 def test_volume_augmentation_replays_on_masks_and_repeats(demo_kwargs):
     ds = VolumeDataset(project="demo", alb_transform=alb.HorizontalFlip(p=0.5), **demo_kwargs)
     ds = ds.filter(filename_pattern="volumes/breast1*")
-    plain = VolumeDataset(project="demo", **demo_kwargs).filter(filename_pattern="volumes/breast1*")[0]
+    plain = VolumeDataset(project="demo", **demo_kwargs).filter(
+        filename_pattern="volumes/breast1*"
+    )[0]
     torch.manual_seed(3)
     runs = [ds[0] for _ in range(6)]
     flips = []
@@ -74,6 +84,7 @@ def test_volume_augmentation_replays_on_masks_and_repeats(demo_kwargs):
         flips.append(flipped)
     assert len(set(flips)) == 2  # both outcomes within six draws (p = 1 - 2 / 64)
     torch.manual_seed(3)
-    ds2 = VolumeDataset(project="demo", alb_transform=alb.HorizontalFlip(p=0.5), **demo_kwargs).filter(
-        filename_pattern="volumes/breast1*")
+    ds2 = VolumeDataset(
+        project="demo", alb_transform=alb.HorizontalFlip(p=0.5), **demo_kwargs
+    ).filter(filename_pattern="volumes/breast1*")
     assert [np.array_equal(ds2[0]["image"], plain["image"][..., ::-1]) for _ in range(6)] == flips

@@ -401,22 +401,44 @@ def test_patch_worklist(tmp_path):
     from datamint.testing.server import build_demo_store, running_server
 
     project_id, key = build_demo_store(tmp_path)
-    with running_server(tmp_path) as server, httpx.Client(base_url=server.url, headers={"apikey": key}) as client:
+    with (
+        running_server(tmp_path) as server,
+        httpx.Client(base_url=server.url, headers={"apikey": key}) as client,
+    ):
         worklist = client.get(f"/projects/{project_id}/worklists").json()[0]
         wid = worklist["worklist_id"]
         resources = [r["id"] for r in client.get(f"/projects/{project_id}/resources").json()]
         specs = [{"type": "label", "scope": "image", "identifier": "artefact"}]
-        answer = client.patch(f"/annotationsets/{wid}", json={"name": "round 2", "status": "closed",
-                                                             "annotations": specs, "resource_ids": resources[:2]})
+        answer = client.patch(
+            f"/annotationsets/{wid}",
+            json={
+                "name": "round 2",
+                "status": "closed",
+                "annotations": specs,
+                "resource_ids": resources[:2],
+            },
+        )
         assert answer.status_code == 200, answer.text
         stored = client.get(f"/annotationsets/{wid}").json()
-        assert (stored["name"], stored["status"], stored["resource_ids"]) == ("round 2", "closed", resources[:2])
+        assert (stored["name"], stored["status"], stored["resource_ids"]) == (
+            "round 2",
+            "closed",
+            resources[:2],
+        )
         assert stored["annotations"] == [{**specs[0], "required": False}]
-        for bad, message in [({"owner": "x"}, "cannot change"), ({"name": " "}, "non-empty"),
-                             ({"annotations": [{"type": "blob", "identifier": "x"}]}, "unknown type"),
-                             ({"resource_ids": ["00000000-0000-0000-0000-000000000000"]}, "not resources")]:
+        for bad, message in [
+            ({"owner": "x"}, "cannot change"),
+            ({"name": " "}, "non-empty"),
+            ({"annotations": [{"type": "blob", "identifier": "x"}]}, "unknown type"),
+            ({"resource_ids": ["00000000-0000-0000-0000-000000000000"]}, "not resources"),
+        ]:
             refused = client.patch(f"/annotationsets/{wid}", json=bad)
             assert refused.status_code == 422 and message in refused.json()["message"]
-        assert client.patch("/annotationsets/00000000-0000-0000-0000-000000000000", json={}).status_code == 404
+        assert (
+            client.patch(
+                "/annotationsets/00000000-0000-0000-0000-000000000000", json={}
+            ).status_code
+            == 404
+        )
         no_key = httpx.patch(f"{server.url}/annotationsets/{wid}", json={})
         assert no_key.status_code == 401

@@ -76,8 +76,14 @@ def test_patient_split_none_strategies():
 # -- stratification, k-fold, determinism, properties ------------------------------------
 
 
-@pytest.mark.parametrize("ratios", [{"train": 0.8, "val": 0.2}, {"a": 0.5, "b": 0.3, "c": 0.2},
-                                    {"w": 0.25, "x": 0.25, "y": 0.25, "z": 0.25}])
+@pytest.mark.parametrize(
+    "ratios",
+    [
+        {"train": 0.8, "val": 0.2},
+        {"a": 0.5, "b": 0.3, "c": 0.2},
+        {"w": 0.25, "x": 0.25, "y": 0.25, "z": 0.25},
+    ],
+)
 def test_stratified_shares_within_one_per_class(ratios):
     strata = ["A"] * 37 + ["B"] * 11 + ["C"] * 3 + [None] * 5
     parts = local_split(len(strata), ratios, seed=4, strata=strata)
@@ -119,7 +125,9 @@ def test_kfold_by_patient_and_stratified():
     strata = ["x" if i < 8 else "y" for i in range(20)]
     folds = kfold_indices(20, 4, seed=1, patient_ids=pids, strata=strata)
     for _, val in folds:
-        assert {pids[i] for i in val}.isdisjoint({pids[i] for t, v in folds if v is not val for i in v})
+        assert {pids[i] for i in val}.isdisjoint(
+            {pids[i] for t, v in folds if v is not val for i in v}
+        )
         assert 0 < sum(strata[i] == "x" for i in val) <= 4
 
 
@@ -143,7 +151,9 @@ def test_determinism_across_processes_and_hash_seeds():
     outputs = set()
     for hash_seed in ("0", "1", "random"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        done = subprocess.run([sys.executable, "-c", _SNIPPET], env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _SNIPPET], env=env, capture_output=True, text=True, check=True
+        )
         outputs.add(done.stdout)
     assert len(outputs) == 1
     assert json.loads(outputs.pop())[0]["train"]
@@ -151,7 +161,9 @@ def test_determinism_across_processes_and_hash_seeds():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    pids=st.lists(st.one_of(st.none(), st.sampled_from([f"p{i}" for i in range(12)])), min_size=0, max_size=60),
+    pids=st.lists(
+        st.one_of(st.none(), st.sampled_from([f"p{i}" for i in range(12)])), min_size=0, max_size=60
+    ),
     strategy=st.sampled_from(["individual", "group", "skip"]),
     weights=st.lists(st.integers(1, 9), min_size=2, max_size=4),
     seed=st.integers(0, 2**31),

@@ -31,7 +31,9 @@ def _decoder(array: np.ndarray, calls: list[int]):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("hint", [None, 1, 2])
-def test_every_axis_equals_slicing_the_decoded_volume(tmp_path: Path, fmt: str, hint: int | None) -> None:
+def test_every_axis_equals_slicing_the_decoded_volume(
+    tmp_path: Path, fmt: str, hint: int | None
+) -> None:
     array, calls = _volume(), []
     cache = SliceCache(tmp_path, fmt)
     volume, extra = cache.volume(KEY, _decoder(array, calls), axis_hint=hint)
@@ -67,7 +69,9 @@ def test_damaged_layout_is_detected_by_checksum_and_rebuilt(tmp_path: Path, fmt:
     assert np.array_equal(np.asarray(volume), array)
     victim.write_bytes(victim.read_bytes()[:-3])  # truncated
     third = SliceCache(tmp_path, fmt)
-    assert np.array_equal(np.take(third.volume(KEY, _decoder(array, calls))[0], 2, axis=1), array[:, 2])
+    assert np.array_equal(
+        np.take(third.volume(KEY, _decoder(array, calls))[0], 2, axis=1), array[:, 2]
+    )
     assert len(calls) == 3
 
 
@@ -158,7 +162,9 @@ def test_b2nd_files_of_other_codecs_and_chunks_still_read(tmp_path: Path) -> Non
     zstd = {"codec": blosc2.Codec.ZSTD, "clevel": 1, "filters": [blosc2.Filter.SHUFFLE]}
     for name, chunks in (("zstd", (2, 1, 7, 9)), ("wide", (2, 2, 7, 9))):
         path = tmp_path / f"{name}.b2nd"
-        blosc2.asarray(array, chunks=chunks, blocks=chunks, urlpath=str(path), mode="w", cparams=zstd)
+        blosc2.asarray(
+            array, chunks=chunks, blocks=chunks, urlpath=str(path), mode="w", cparams=zstd
+        )
         reader = B2ndFormat().open(tmp_path / name, [path])
         assert reader._direct == (name == "zstd")
         for k in range(array.shape[1]):

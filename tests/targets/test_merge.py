@@ -40,7 +40,12 @@ def _counts(merged: torch.Tensor) -> tuple[int, int, int]:
 
 
 def test_vector_shapes():
-    assert (TUMOR_A.sum(), ORGAN_A.sum(), TUMOR_B.sum(), (TUMOR_A & TUMOR_B).sum()) == (24, 15, 24, 8)
+    assert (TUMOR_A.sum(), ORGAN_A.sum(), TUMOR_B.sum(), (TUMOR_A & TUMOR_B).sum()) == (
+        24,
+        15,
+        24,
+        8,
+    )
 
 
 def test_instances_to_semantic_is_one_hot():
@@ -63,7 +68,9 @@ def test_worked_example_two_authors(strategy, expected):
 
 def test_worked_example_mode_three_authors():
     alice, bob = _semantic()
-    merged = merge_semantic({"alice": alice, "bob": bob, "carol": bob.copy()}, MergeStrategy.MODE, 2)
+    merged = merge_semantic(
+        {"alice": alice, "bob": bob, "carol": bob.copy()}, MergeStrategy.MODE, 2
+    )
     assert _counts(merged) == (24, 0, 168)
 
 
@@ -85,7 +92,10 @@ def test_code_zero_is_rejected():
 
 
 def test_image_label_merges():
-    votes = {"a": torch.tensor([1, 0, 1], dtype=torch.int32), "b": torch.tensor([1, 1, 0], dtype=torch.int32)}
+    votes = {
+        "a": torch.tensor([1, 0, 1], dtype=torch.int32),
+        "b": torch.tensor([1, 1, 0], dtype=torch.int32),
+    }
     assert merge_image_labels(votes, MergeStrategy.UNION, 3).tolist() == [1, 1, 1]
     assert merge_image_labels(votes, MergeStrategy.INTERSECTION, 3).tolist() == [1, 0, 0]
     assert merge_image_labels(votes, MergeStrategy.MODE, 3).tolist() == [1, 1, 1]  # tie counts
