@@ -1,25 +1,17 @@
-"""The DICOM header scanner against pydicom, and the series header read that uses it.
+"""The DICOM header scanner against pydicom, file by file.
 
 The scanner (``datamint.readers.dicom_header_scan``) may decline a file (``None``: the
 reader asks pydicom), never report a value pydicom would not. Checked on every DICOM
-file of the demo data and of pydicom's own test files, on hand-built files (undefined
-lengths, UN, truncation), and through ``read_header`` of series against the pure
-pydicom path (the scanner switched off).
+file of the demo data and of pydicom's own test files, and on hand-built files
+(undefined lengths, UN, truncation).
 """
 
 from __future__ import annotations
 
 import io
-import pickle
-import random
-import re
-import shutil
 import struct
 import warnings
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pydicom
@@ -28,12 +20,8 @@ import pydicom.datadict
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-import datamint.readers.dicom_series as dicom_series
-import datamint.readers.dicom_series_scan as dicom_series_scan
-from datamint.exceptions import InvalidResourceError
-from datamint.readers import read_file, read_header
 from datamint.readers.dicom_header_scan import (
     PREFIX_BYTES,
     WANTED,
@@ -47,17 +35,12 @@ from datamint.readers.dicom_header_scan import (
     uint16_value,
 )
 
-DEMO = Path(dicom_series.__file__).resolve().parents[1] / "demo" / "data"
-SERIES = DEMO / "series" / "ct_lung2"
+from .demo_files import DEMO
+from .dicom_scan_support import BIG_ENDIAN, DEFLATED, SERIES, nested_sequence, same_scan
+
 PYDICOM_FILES = Path(pydicom.data.__file__).resolve().parent / "test_files"
 
-BIG_ENDIAN = "1.2.840.10008.1.2.2"
-DEFLATED = "1.2.840.10008.1.2.1.99"
-
 # pydicom test files the scanner declines, and why (module docstring of the scanner).
-# Runs a callable with the scanner switched off (the ``pydicom_only`` fixture).
-PydicomOnly = Callable[[Callable[[], Any]], Any]
-
 DECLINED = {
     "SC_rgb_jpeg.dcm": "implicit VR data under an explicit (JPEG) transfer syntax",
     "nested_priv_SQ.dcm": "a data set tag (0001,0001) not above group 0002",
@@ -77,15 +60,6 @@ def _pydicom_header(source: Path | bytes) -> Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns on some odd test files
         return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-
-
-def _same(first: HeaderScan | None, second: HeaderScan | None) -> bool:
-    """Equal scans: ``data`` may hold more than the header, only its header counts."""
-    if first is None or second is None:
-        return first is second
-    return first[:-1] == second[:-1] and (
-        first.data[: first.stop_offset] == second.data[: second.stop_offset]
-    )
 
 
 def _declined_reason(path: Path, ds: Dataset) -> str | None:
@@ -129,7 +103,7 @@ def test_scan_equals_pydicom_or_declines_for_a_documented_reason(path: Path) -> 
     ds = _pydicom_header(data)
     with io.BytesIO(data) as stream:
         scan = scan_header(stream.read(PREFIX_BYTES), stream)
-    assert _same(scan, scan_header(data))  # one buffer or a stream: the same
+    assert same_scan(scan, scan_header(data))  # one buffer or a stream: the same
     if scan is None:
         assert _declined_reason(path, ds) is not None, f"{path.name} declined"
         return
@@ -193,28 +167,10 @@ def _part10(ds: Dataset, syntax: str = ExplicitVRLittleEndian) -> bytes:
     return buffer.getvalue()
 
 
-def _nested_sequence() -> Sequence:
-    """Undefined-length sequence: an undefined-length item holding an undefined-length
-    sequence (defined-length items inside) and decoy image tags, then a defined item."""
-    inner_item = Dataset()
-    inner_item.Rows = 999  # a decoy: not a top-level Rows
-    inner = Sequence([inner_item, Dataset()])
-    inner.is_undefined_length = True
-    outer_item = Dataset()
-    outer_item.ReferencedSOPInstanceUID = "1.2.3"
-    outer_item.add_new(0x00089215, "SQ", inner)  # Derivation Code Sequence
-    outer_item.is_undefined_length_sequence_item = True
-    plain_item = Dataset()
-    plain_item.ImagePositionPatient = [9, 9, 9]
-    outer = Sequence([outer_item, plain_item])
-    outer.is_undefined_length = True
-    return outer
-
-
 @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
 def test_undefined_length_sequences_before_the_image_tags(syntax: str) -> None:
     ds = _image_dataset()
-    ds.add_new(0x00081140, "SQ", _nested_sequence())  # Referenced Image Sequence
+    ds.add_new(0x00081140, "SQ", nested_sequence())  # Referenced Image Sequence
     data = _part10(ds, syntax)
     assert b"\xff\xff\xff\xff" in data  # the undefined lengths were written
     scan = scan_header(data)
@@ -285,7 +241,7 @@ def test_truncated_files_give_none_or_values_from_the_full_file() -> None:
     assert full is not None and full.stop_tag == 0x7FE00010
     for cut in range(0, full.stop_offset + 16):
         scan = scan_header(data[:cut])
-        assert _same(scan_header(data[:cut], None, template), scan)
+        assert same_scan(scan_header(data[:cut], None, template), scan)
         if scan is None:
             continue
         assert cut >= full.stop_offset or scan.stop_tag is None
@@ -299,7 +255,7 @@ def test_a_template_changes_nothing_even_when_a_file_deviates() -> None:
     heads = [p.read_bytes()[:PREFIX_BYTES] for p in files]
     odd = pydicom.dcmread(files[5])
     odd.PixelSpacing = [0.7, 0.7]  # inside a run the first two files share
-    odd.add_new(0x00081140, "SQ", _nested_sequence())
+    odd.add_new(0x00081140, "SQ", nested_sequence())
     buffer = io.BytesIO()
     odd.save_as(buffer)
     heads[5] = buffer.getvalue()
@@ -310,205 +266,5 @@ def test_a_template_changes_nothing_even_when_a_file_deviates() -> None:
     heads[6] = buffer.getvalue()
     template = ScanTemplate()
     for head in heads:
-        assert _same(scan_header(head, None, template), scan_header(head))
+        assert same_scan(scan_header(head, None, template), scan_header(head))
     assert template._segments is not None  # the template was learned and used
-
-
-# --- series ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pydicom_only(monkeypatch: pytest.MonkeyPatch) -> PydicomOnly:
-    """Run a callable with the scanner switched off (every member parsed by pydicom)."""
-
-    def run(fn: Callable[[], Any]) -> Any:
-        with monkeypatch.context() as patch:
-            patch.setattr(dicom_series_scan, "scan_header", lambda *args, **kwargs: None)
-            return fn()
-
-    return run
-
-
-def _zip(folder: Path, archive: Path) -> Path:
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    random.Random(0).shuffle(files)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("README.txt", "not a DICOM file")
-        for index, path in enumerate(files):
-            zf.write(path, f"series/{index:04d}")
-    return archive
-
-
-def _rewritten(tmp_path: Path, edit: Callable[[Dataset, int], None], **write: Any) -> Path:
-    folder = tmp_path / "series"
-    folder.mkdir()
-    for index, path in enumerate(sorted(SERIES.glob("*.dcm"))):
-        ds = pydicom.dcmread(path)
-        edit(ds, index)
-        pydicom.dcmwrite(folder / path.name, ds, **write)
-    return folder
-
-
-def _assert_same_header(path: Path, pydicom_only: PydicomOnly) -> None:
-    fast = read_header(path)
-    slow = pydicom_only(lambda: read_header(path))
-    assert (fast.shape, fast.dtype) == (slow.shape, slow.dtype)
-    np.testing.assert_array_equal(fast.geometry.affine, slow.geometry.affine)
-    assert fast.geometry == slow.geometry
-    assert (fast.rescale_slope, fast.rescale_intercept) == (
-        slow.rescale_slope,
-        slow.rescale_intercept,
-    )
-    assert fast.metainfo.SOPInstanceUID == slow.metainfo.SOPInstanceUID
-    assert fast.metainfo == slow.metainfo  # every element of the first slice's header
-    assert fast.metainfo.filename == slow.metainfo.filename
-
-
-def _implicit(ds: Dataset, index: int) -> None:
-    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
-
-
-def _with_sequence(ds: Dataset, index: int) -> None:
-    ds.add_new(0x00081140, "SQ", _nested_sequence())
-
-
-def _own_intercepts(ds: Dataset, index: int) -> None:
-    ds.RescaleIntercept = -1024 + (index % 3)
-
-
-def _rle(ds: Dataset, index: int) -> None:
-    ds.compress(RLELossless)
-
-
-def _big_endian(ds: Dataset, index: int) -> None:
-    ds.file_meta.TransferSyntaxUID = BIG_ENDIAN
-
-
-def _modality_lut(ds: Dataset, index: int) -> None:
-    item = Dataset()
-    item.LUTDescriptor = [4096, 0, 16]
-    item.add_new(0x00283006, "US", (np.arange(4096) - 1024).clip(0).tolist())
-    item.ModalityLUTType = "HU"
-    ds.ModalityLUTSequence = Sequence([item])
-    del ds.RescaleIntercept, ds.RescaleSlope
-
-
-@pytest.mark.parametrize(
-    "edit",
-    [_implicit, _with_sequence, _own_intercepts, _rle, _big_endian, _modality_lut],
-    ids=lambda f: f.__name__.strip("_"),
-)
-def test_series_header_equals_the_pydicom_path(
-    tmp_path: Path, pydicom_only: PydicomOnly, edit: Callable[..., None]
-) -> None:
-    big = {"implicit_vr": False, "little_endian": False, "force_encoding": True}
-    write = big if edit is _big_endian else {}
-    folder = _rewritten(tmp_path, edit, **write)
-    _assert_same_header(folder, pydicom_only)
-    _assert_same_header(_zip(folder, tmp_path / "series.zip"), pydicom_only)
-    fast, slow = read_file(folder), pydicom_only(lambda: read_file(folder))
-    np.testing.assert_array_equal(fast.array, slow.array)
-    assert fast.array.dtype == slow.array.dtype and fast.geometry == slow.geometry
-    assert fast.metainfo == slow.metainfo
-
-
-def test_demo_series_header_equals_the_pydicom_path(
-    tmp_path: Path, pydicom_only: PydicomOnly
-) -> None:
-    _assert_same_header(SERIES, pydicom_only)
-    archive = _zip(SERIES, tmp_path / "ct_lung2.zip")
-    _assert_same_header(archive, pydicom_only)
-    full = read_file(archive)
-    assert full.metainfo == read_header(archive).metainfo
-    assert "PixelData" not in full.metainfo
-
-
-def test_the_fast_path_is_taken_for_the_demo_series(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[bool] = []
-    original = pydicom.dcmread
-
-    def dcmread(*args: Any, **kwargs: Any) -> Any:
-        calls.append(bool(kwargs.get("stop_before_pixels")))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(pydicom, "dcmread", dcmread)
-    header = read_header(SERIES)
-    assert header.shape == (1, 20, 128, 128) and calls == []  # 20 files, no pydicom parse
-    assert header.metainfo.InstanceNumber == 20  # parsed now, once, headers only
-    assert header.metainfo is header.metainfo and calls == [True]
-
-
-def test_header_with_deferred_metainfo_pickles() -> None:
-    header = read_header(SERIES)
-    copy = pickle.loads(pickle.dumps(header))
-    assert copy.metainfo.SOPInstanceUID == header.metainfo.SOPInstanceUID
-    assert copy == header
-
-
-def _edited_copy(tmp_path: Path, edit: Callable[[Dataset], None], index: int = 3) -> Path:
-    folder = tmp_path / "edited"
-    shutil.copytree(SERIES, folder)
-    target = sorted(folder.glob("*.dcm"))[index]
-    ds = pydicom.dcmread(target)
-    edit(ds)
-    ds.save_as(target)
-    target.write_bytes(target.read_bytes().replace(b"0.6269599", b"0.626x599"))  # bad DS
-    return folder
-
-
-def _truncate(folder: Path) -> None:
-    target = sorted(folder.glob("*.dcm"))[2]
-    target.write_bytes(target.read_bytes()[:900])
-
-
-@pytest.mark.parametrize(
-    "edit",
-    [
-        lambda ds: setattr(ds, "Rows", 64),
-        lambda ds: setattr(ds, "PhotometricInterpretation", "MONOCHROME1"),
-        lambda ds: setattr(ds, "NumberOfFrames", 2),
-        lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 0.99, 0.141]),
-        lambda ds: delattr(ds, "Rows"),
-        lambda ds: setattr(ds, "PixelSpacing", "0.6269531\\0.6269599"),  # patched to x
-        lambda ds: setattr(ds, "SeriesInstanceUID", "1.2.3.4"),
-        lambda ds: setattr(ds, "ImagePositionPatient", [15.7051, -135.7871, -215.0]),
-        lambda ds: setattr(ds, "BitsAllocated", 12),
-    ],
-    ids=[
-        "rows",
-        "photometric",
-        "frames",
-        "orientation",
-        "no_rows",
-        "bad_spacing",
-        "series",
-        "position",
-        "bits",
-    ],
-)
-def test_errors_are_worded_as_on_the_pydicom_path(
-    tmp_path: Path, pydicom_only: PydicomOnly, edit: Callable[[Dataset], None]
-) -> None:
-    """The same error, or (the edit not breaking a rule) the same header."""
-    files = sorted(SERIES.glob("*.dcm"))
-    lowest = min(range(len(files)), key=lambda k: pydicom.dcmread(files[k]).ImagePositionPatient[2])
-    for index in (0, 3, lowest):  # first in member order, in the middle, first in volume order
-        folder = _edited_copy(tmp_path / str(index), edit, index)
-        try:
-            slow = pydicom_only(lambda folder=folder: read_header(folder))
-        except InvalidResourceError as exc:
-            with pytest.raises(InvalidResourceError, match=re.escape(str(exc))):
-                read_header(folder)
-        else:
-            _assert_same_header(folder, pydicom_only)
-            assert slow.shape == read_header(folder).shape
-
-
-def test_a_truncated_member_is_left_to_pydicom(tmp_path: Path, pydicom_only: PydicomOnly) -> None:
-    folder = tmp_path / "truncated"
-    shutil.copytree(SERIES, folder)
-    _truncate(folder)
-    with pytest.raises(InvalidResourceError) as slow:
-        pydicom_only(lambda: read_header(folder))
-    with pytest.raises(InvalidResourceError, match=re.escape(str(slow.value))):
-        read_header(folder)
