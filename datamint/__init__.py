@@ -1,4 +1,4 @@
-"""datamint: annotated medical images (DICOM, NIfTI, video, PNG/JPEG) from an annotation project to PyTorch.
+"""datamint: annotated medical images (DICOM, NIfTI, video, PNG/JPEG) from a project to PyTorch.
 
 Importing ``datamint`` is cheap and has no side effects: the documented names are
 loaded on first attribute access.

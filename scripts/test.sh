@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Install, then run the whole test suite (real reference server on 127.0.0.1, real files).
+# Install, lint (ruff check + format check), then run the whole test suite (real reference
+# server on 127.0.0.1, real files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
 exec .venv/bin/python -m pytest "$@"

@@ -10,8 +10,10 @@ __all__ = ["register"]
 
 
 def demo(
-    out: Path = typer.Option(
-        Path("demo-output"), "--out", help="Folder for figure.png and the cache."
+    out: Path = typer.Option(  # noqa: B008 - typer declares options this way
+        Path("demo-output"),
+        "--out",
+        help="Folder for figure.png and the cache.",
     ),
     epochs: int = typer.Option(15, help="Training epochs."),
     size: int = typer.Option(96, help="Slices are resized to SIZE x SIZE pixels."),

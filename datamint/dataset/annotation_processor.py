@@ -147,13 +147,15 @@ class AnnotationProcessor(ProcessorMethods):
             frame = masks(ann)
             if frame.shape != (1, height, width):
                 raise AnnotationError(
-                    f"{_describe(ann)}: a frame mask must be (1, {height}, {width}), got {tuple(frame.shape)}"
+                    f"{_describe(ann)}: a frame mask must be (1, {height}, {width}), "
+                    f"got {tuple(frame.shape)}"
                 )
             index = ann.frame_index
             assert index is not None
             if not 0 <= index < depth:
                 raise AnnotationError(
-                    f"{_describe(ann)}: frame_index {index} is outside the resource's {depth} frames"
+                    f"{_describe(ann)}: frame_index {index} is outside the resource's "
+                    f"{depth} frames"
                 )
             frame2d = frame[0]
             if region.axis is None:

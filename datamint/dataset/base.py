@@ -215,7 +215,8 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
 
     @property
     def api(self) -> Any:
-        """The client: :class:`datamint.api.Api`, or an ``OfflineApi`` over the manifest when offline."""
+        """The client: :class:`datamint.api.Api`, or an ``OfflineApi`` over the manifest
+        when offline."""
         if self._api is None:
             if self.offline:
                 from datamint.storage.manifest import OfflineApi
@@ -407,4 +408,5 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         if self._prepared is None:
             return f"{name}(project={self.project_arg!r}, not prepared)"
         proj = self._prepared.project.name if self._prepared.project else None
-        return f"{name}(project={proj!r}, resources={len(self._prepared.resources)}, items={len(self)})"
+        resources = len(self._prepared.resources)
+        return f"{name}(project={proj!r}, resources={resources}, items={len(self)})"

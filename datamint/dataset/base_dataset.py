@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DatamintBaseDataset"]
+__all__ = ["DatamintBaseDataset"]  # noqa: F822 - provided by the module __getattr__
 
 
 def __getattr__(name: str) -> Any:

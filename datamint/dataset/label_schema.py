@@ -1,4 +1,4 @@
-"""The label schema of a dataset: segmentation classes, image/frame labels, categories (contract §6.3).
+"""A dataset's label schema: segmentation classes, image/frame labels, categories (contract §6.3).
 
 The schema comes from the project's worklists (their annotation specs and
 segmentation groups) or, with ``worklists=None`` or no project, from the data.

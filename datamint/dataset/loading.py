@@ -61,7 +61,8 @@ def parse_image_dtype(image_dtype: Any) -> str | np.dtype | None:
         return np.dtype(image_dtype)
     except TypeError:
         raise ValueError(
-            f"image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; got {image_dtype!r}"
+            "image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; "
+            f"got {image_dtype!r}"
         ) from None
 
 
@@ -282,7 +283,10 @@ class ItemLoader:
 
     def _open_mask(self, annotation: Annotation) -> np.ndarray:
         path = self._fetch_segmentation(annotation)
-        what = f"annotation {annotation.id} ({annotation.identifier!r} by {annotation.author}) on resource {annotation.resource_id}"
+        what = (
+            f"annotation {annotation.id} ({annotation.identifier!r} by {annotation.author}) "
+            f"on resource {annotation.resource_id}"
+        )
 
         def build() -> tuple[np.ndarray, dict[str, Any]]:
             try:

@@ -1,4 +1,7 @@
-"""Loading helpers of a dataset: lineage digest, MLflow, prefetch, collation (mixed into ``DatamintBaseDataset``)."""
+"""A dataset's loading helpers: lineage digest, MLflow, prefetch, collation.
+
+Mixed into ``DatamintBaseDataset``.
+"""
 
 from __future__ import annotations
 
@@ -106,7 +109,7 @@ class LoadingMixin:
     def get_collate_fn(
         self, on_mismatch: str = "raise"
     ) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
-        """The collate function of contract §7.5 (see :func:`datamint.dataset.collate.collate_items`).
+        """The collate function of contract §7.5 (:func:`datamint.dataset.collate.collate_items`).
 
         Args:
             on_mismatch: ``'raise'`` (default), ``'pad'`` or ``'list'`` for items whose

@@ -1,4 +1,4 @@
-"""Preparation: a project (or a resource list) to the resources, annotations and schema of a dataset.
+"""Preparation: a project (or a resource list) to a dataset's resources, annotations and schema.
 
 This is the only place where a dataset talks to the server before items are read
 (contract §4.1 and §6.2): resolve the project, list its resources, search their
@@ -35,7 +35,7 @@ class PrepareOptions:
 
     worklists: str | Sequence[Any] | None = "all"
     trusted_sources: Collection[str] | None = ("imported", "manual")
-    annotation_filter: AnnotationFilter = AnnotationFilter()
+    annotation_filter: AnnotationFilter = AnnotationFilter()  # noqa: RUF009 - frozen, shared safely
     include_unannotated: bool = True
 
 

@@ -226,11 +226,11 @@ class ProcessorMethods:
         strategy: str,
         output_shape: Sequence[int] | None = None,
     ) -> np.ndarray | torch.Tensor:
-        """Merge per-author semantic masks ``(L+1, *spatial)`` with ``union``/``intersection``/``mode`` (§8.1).
+        """Merge per-author semantic masks ``(L+1, *spatial)`` (§8.1).
 
         Args:
             segmentations: author -> ndarray or tensor.
-            strategy: The rule.
+            strategy: ``'union'``, ``'intersection'`` or ``'mode'``.
             output_shape: ``(L+1, *spatial)`` for the all-background result when empty.
 
         Returns:
@@ -254,7 +254,10 @@ class ProcessorMethods:
         return merged if isinstance(first, torch.Tensor) else merged.numpy()
 
     def convert_image_labels(self, annotations: Sequence[Annotation]) -> dict[str, torch.Tensor]:
-        """Per user, the int32 multi-hot of image-scoped labels (keys: ``created_by`` or ``"unknown"``)."""
+        """Per user, the int32 multi-hot of image-scoped labels.
+
+        Keys: ``created_by``, or ``"unknown"``.
+        """
         return type(self)(self.schema, replace(self.options, image_labels_merge=None)).image_labels(
             annotations
         )  # type: ignore[call-arg,attr-defined]
@@ -274,7 +277,7 @@ class ProcessorMethods:
         return merge_image_labels(labels, rule, len(self.schema.image_labels))
 
     def merge_image_categories(self, categories: Mapping[str, Any], strategy: str) -> torch.Tensor:
-        """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else int32 multi-hot."""
+        """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else multi-hot."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
         return merge_categories(

@@ -1,4 +1,4 @@
-"""Datasets derived from a dataset: subsets, filters, splits, folds (mixed into ``DatamintBaseDataset``).
+"""Datasets derived from a dataset: subsets, filters, splits, folds (``DatamintBaseDataset`` mixin).
 
 Every derived dataset is a shallow copy sharing the settings and holding a selection of
 the prepared resources; nothing is fetched again from the server.
@@ -143,7 +143,9 @@ class SelectionMixin:
         return kfold_dataset(self, k, **kwargs)
 
     def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
-        """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]", use_project_splits=True)``.
+        """``self.split(**split_kwargs).select(spec)``.
+
+        Example: ``split_spec("train[:50%]", use_project_splits=True)``.
 
         Raises:
             SplitError: As :meth:`split` and :meth:`SplitResult.select`.

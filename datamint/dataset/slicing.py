@@ -113,8 +113,8 @@ class SlicedMixin(DatamintBaseDataset):
         actual = volume.shape[1 + self.slice_axis_index]
         if k >= actual:
             raise InvalidResourceError(
-                f"resource {resource.id} ({resource.filename}): metadata gives {self._axis_length(resource)} "
-                f"slices along {axis_name}, the file has {actual}"
+                f"resource {resource.id} ({resource.filename}): metadata gives "
+                f"{self._axis_length(resource)} slices along {axis_name}, the file has {actual}"
             )
         return self._make_item(ri, Region(self.slice_axis_index, k), wrap)
 

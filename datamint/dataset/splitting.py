@@ -1,4 +1,4 @@
-"""``dataset.split()``, ``kfold()`` and ``split_spec()``: mode selection and the split datasets (contract §9).
+"""``dataset.split()``, ``kfold()``, ``split_spec()``: modes and split datasets (contract §9).
 
 Splits always partition *resources* (or patients): the slices of one volume, or the
 frames of one video, never straddle two splits, also on sliced views, and a split

@@ -150,7 +150,8 @@ def _report_shared_patients(parts: Any) -> None:
     shared = sorted(p for p, names in seen.items() if len(names) > 1)
     if shared:
         print(
-            f"note: patients in more than one split: {shared} (split(..., by_patient=True) avoids this)"
+            f"note: patients in more than one split: {shared} "
+            "(split(..., by_patient=True) avoids this)"
         )
 
 

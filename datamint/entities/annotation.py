@@ -61,7 +61,7 @@ class Annotation(Entity):
 
     @property
     def author(self) -> str:
-        """``created_by``, falling back to ``created_by_model``, then ``"unknown"`` (contract §7.1)."""
+        """``created_by``, else ``created_by_model``, else ``"unknown"`` (contract §7.1)."""
         return self.created_by or self.created_by_model or "unknown"
 
     @property
@@ -227,5 +227,6 @@ class Annotation(Entity):
     def __repr__(self) -> str:
         return (
             f"Annotation(id={self._record.get('id')!r}, type={self.annotation_type!r}, "
-            f"identifier={self.identifier!r}, author={self.author!r}, frame_index={self.frame_index})"
+            f"identifier={self.identifier!r}, author={self.author!r}, "
+            f"frame_index={self.frame_index})"
         )

@@ -89,4 +89,5 @@ class Resource(Entity):
         return resource_size_hw(self._record)
 
     def __repr__(self) -> str:
-        return f"Resource(id={self._record.get('id')!r}, filename={self.filename!r}, kind={self.kind.value})"
+        rid = self._record.get("id")
+        return f"Resource(id={rid!r}, filename={self.filename!r}, kind={self.kind.value})"

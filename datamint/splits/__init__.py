@@ -1,4 +1,7 @@
-"""Train/val/test splits: local (seeded), by patient, stratified, k-fold, project snapshots, specs (contract §9)."""
+"""Train/val/test splits (contract §9).
+
+Local (seeded), by patient, stratified, k-fold, project snapshots, and split specs.
+"""
 
 from datamint.splits.kfold import kfold_indices
 from datamint.splits.local import (

@@ -171,7 +171,8 @@ def patient_groups(
     """
     if none_patient_id_strategy not in NONE_PATIENT_STRATEGIES:
         raise SplitError(
-            f"none_patient_id_strategy={none_patient_id_strategy!r} is not one of {NONE_PATIENT_STRATEGIES}"
+            f"none_patient_id_strategy={none_patient_id_strategy!r} is not one of "
+            f"{NONE_PATIENT_STRATEGIES}"
         )
     groups: dict[Hashable, list[int]] = {}
     for i, pid in enumerate(patient_ids):

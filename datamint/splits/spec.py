@@ -100,7 +100,8 @@ def _absolute(bound: int | None, n: int, part: SpecPart) -> int | None:
         return round(bound * n / 100)
     if n < 100:
         raise SplitError(
-            f"{part.name}: pct1_dropremainder needs at least 100 items, the split has {n}; use 'closest'"
+            f"{part.name}: pct1_dropremainder needs at least 100 items, the split has {n}; "
+            "use 'closest'"
         )
     return bound * (n // 100)
 

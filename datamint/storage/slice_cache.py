@@ -73,7 +73,7 @@ class StoredVolume:
         return self.shape[0]
 
     def slice(self, axis: int, index: int) -> np.ndarray:
-        """Slice ``index`` along spatial ``axis`` (0 axial, 1 coronal, 2 sagittal) as ``(C, h, w)``."""
+        """Slice ``index`` along ``axis`` (0 axial, 1 coronal, 2 sagittal) as ``(C, h, w)``."""
         n = self.shape[1 + axis]
         if not -n <= index < n:
             raise IndexError(f"slice {index} is out of range for {n} slices along {AXES[axis]}")

@@ -1,4 +1,4 @@
-"""The rest of the documented dataset surface: processor methods, filters, schema modes, collation."""
+"""The rest of the documented dataset surface: processor methods, filters, schemas, collation."""
 
 from __future__ import annotations
 

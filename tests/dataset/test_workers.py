@@ -1,4 +1,4 @@
-"""Every dataset class through multi-worker DataLoaders, forked and spawned; augmentation streams."""
+"""Every dataset class through multi-worker DataLoaders (fork and spawn); augmentation streams."""
 
 from __future__ import annotations
 

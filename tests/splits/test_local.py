@@ -142,7 +142,8 @@ import json
 from datamint.splits import kfold_indices, patient_split
 pids = ["pat-%d" % (i % 7) for i in range(40)] + [None] * 3
 strata = ["s%d" % (i % 3) for i in range(43)]
-print(json.dumps([patient_split(pids, {"train": 0.6, "val": 0.2, "test": 0.2}, 11, "individual", strata),
+ratios = {"train": 0.6, "val": 0.2, "test": 0.2}
+print(json.dumps([patient_split(pids, ratios, 11, "individual", strata),
                   kfold_indices(43, 4, 5, patient_ids=pids, strata=strata)]))
 """
 
