@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +39,15 @@ def cached_read(relative: str) -> ReadResult:
 #: transfer syntaxes, plus JPEG, JPEG-LS, RLE and deflated samples. Read from disk, never
 #: downloaded (``pydicom.data.get_testdata_file`` could fetch missing ones).
 PYDICOM_FILES = Path(pydicom.data.__file__).resolve().parent / "test_files"
+
+
+def series_zip(files: list[Path], archive: Path) -> Path:
+    """Write ``files`` to ``archive`` as a deflated ZIP of a series, the way uploads arrive:
+    members in shuffled order (seed 0) named ``series/0000``..., plus a non-DICOM README."""
+    shuffled = list(files)
+    random.Random(0).shuffle(shuffled)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("README.txt", "not a DICOM file")
+        for index, path in enumerate(shuffled):
+            zf.write(path, f"series/{index:04d}")
+    return archive

@@ -35,10 +35,8 @@ from datamint.readers.dicom_header_scan import (
     uint16_value,
 )
 
-from .demo_files import DEMO
+from .demo_files import DEMO, PYDICOM_FILES
 from .dicom_scan_support import BIG_ENDIAN, DEFLATED, SERIES, nested_sequence, same_scan
-
-PYDICOM_FILES = Path(pydicom.data.__file__).resolve().parent / "test_files"
 
 # pydicom test files the scanner declines, and why (module docstring of the scanner).
 DECLINED = {

@@ -3,7 +3,6 @@ and the series rules (one series, one orientation, no missing slice)."""
 
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import warnings
@@ -21,21 +20,10 @@ from datamint.exceptions import InvalidResourceError
 from datamint.geometry import lps_to_ras, reverse_index_axes
 from datamint.readers import read_file, read_header
 
-from .demo_files import DEMO, PYDICOM_FILES, cached_read, resources
+from .demo_files import DEMO, PYDICOM_FILES, cached_read, resources, series_zip
 
 SERIES = "series/ct_lung2/"
 FILES = sorted((DEMO / SERIES).glob("*.dcm"))
-
-
-def _zip(tmp_path: Path, files: list[Path], name: str = "data") -> Path:
-    archive = tmp_path / name
-    shuffled = list(files)
-    random.Random(0).shuffle(shuffled)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("README.txt", "not a DICOM file")
-        for index, path in enumerate(shuffled):
-            zf.write(path, f"series/{index:04d}")
-    return archive
 
 
 def test_slices_ascend_along_the_normal_inferior_to_superior() -> None:
@@ -110,7 +98,7 @@ def test_slice_geometry_equals_the_single_file_geometry() -> None:
 
 def test_zip_equals_folder(tmp_path: Path) -> None:
     folder = cached_read(SERIES)
-    zipped = read_file(_zip(tmp_path, FILES))
+    zipped = read_file(series_zip(FILES, tmp_path / "data"))
     assert zipped.reader == "dicom_series"
     np.testing.assert_array_equal(zipped.array, folder.array)
     assert zipped.geometry == folder.geometry
@@ -185,7 +173,7 @@ def test_missing_slice_names_its_neighbours(tmp_path: Path) -> None:
     with pytest.raises(InvalidResourceError, match=message):
         read_file(folder)
     with pytest.raises(InvalidResourceError, match=message):
-        read_header(_zip(tmp_path, sorted(folder.glob("*.dcm"))))
+        read_header(series_zip(sorted(folder.glob("*.dcm")), tmp_path / "data"))
 
 
 def test_uneven_spacing_names_its_neighbours(tmp_path: Path) -> None:
@@ -211,7 +199,7 @@ def test_several_series_are_listed_with_their_counts(tmp_path: Path) -> None:
         extra.append(ds.SOPInstanceUID)
     original = str(pydicom.dcmread(FILES[0]).SeriesInstanceUID)
     with pytest.raises(InvalidResourceError, match="holds 2 series") as caught:
-        read_header(_zip(tmp_path, sorted(folder.glob("*.dcm"))))
+        read_header(series_zip(sorted(folder.glob("*.dcm")), tmp_path / "data"))
     message = str(caught.value)
     assert f"{original}: 20 file(s)" in message
     assert "1.2.826.0.1.3680043.8.498.1: 3 file(s)" in message and extra[0] in message

@@ -6,10 +6,8 @@ errors worded as pydicom's path words them.
 from __future__ import annotations
 
 import pickle
-import random
 import re
 import shutil
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import datamint.readers.dicom_series_scan as dicom_series_scan
 from datamint.exceptions import InvalidResourceError
 from datamint.readers import read_file, read_header
 
+from .demo_files import series_zip
 from .dicom_scan_support import BIG_ENDIAN, SERIES, nested_sequence
 
 PydicomOnly = Callable[[Callable[[], Any]], Any]
@@ -44,14 +43,8 @@ def pydicom_only(monkeypatch: pytest.MonkeyPatch) -> PydicomOnly:
     return run
 
 
-def _zip(folder: Path, archive: Path) -> Path:
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    random.Random(0).shuffle(files)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("README.txt", "not a DICOM file")
-        for index, path in enumerate(files):
-            zf.write(path, f"series/{index:04d}")
-    return archive
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file())
 
 
 def _rewritten(tmp_path: Path, edit: Callable[[Dataset, int], None], **write: Any) -> Path:
@@ -120,7 +113,7 @@ def test_series_header_equals_the_pydicom_path(
     write = big if edit is _big_endian else {}
     folder = _rewritten(tmp_path, edit, **write)
     _assert_same_header(folder, pydicom_only)
-    _assert_same_header(_zip(folder, tmp_path / "series.zip"), pydicom_only)
+    _assert_same_header(series_zip(_files(folder), tmp_path / "series.zip"), pydicom_only)
     fast, slow = read_file(folder), pydicom_only(lambda: read_file(folder))
     np.testing.assert_array_equal(fast.array, slow.array)
     assert fast.array.dtype == slow.array.dtype and fast.geometry == slow.geometry
@@ -131,7 +124,7 @@ def test_demo_series_header_equals_the_pydicom_path(
     tmp_path: Path, pydicom_only: PydicomOnly
 ) -> None:
     _assert_same_header(SERIES, pydicom_only)
-    archive = _zip(SERIES, tmp_path / "ct_lung2.zip")
+    archive = series_zip(_files(SERIES), tmp_path / "ct_lung2.zip")
     _assert_same_header(archive, pydicom_only)
     full = read_file(archive)
     assert full.metainfo == read_header(archive).metainfo
