@@ -25,7 +25,9 @@ or ``except LookupError`` around a lookup keeps working::
     │   └── InvalidResourceError(ValueError)   # decodes, but breaks the contract
     └── DatamintDatasetException
         ├── AnnotationError(ValueError)        # mask/image shape mismatch, unknown label
-        └── SplitError(ValueError)             # ratios, missing assignments, snapshots
+        ├── SplitError(ValueError)             # ratios, missing assignments, snapshots
+        ├── ItemError                          # an item could not be built; names the resource
+        └── CollateError(ValueError)           # items that cannot be batched; names the fix
     DatamintWarning(UserWarning)               # every warning we issue
 
 Errors that come from an HTTP exchange carry ``method``, ``url`` and ``status_code``
@@ -42,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "CacheCorruptedError",
     "CacheError",
+    "CollateError",
     "DatamintDatasetException",
     "DatamintException",
     "DatamintWarning",
@@ -50,6 +53,7 @@ __all__ = [
     "EntityAlreadyExistsError",
     "IntegrityError",
     "InvalidResourceError",
+    "ItemError",
     "ItemNotFoundError",
     "JobTimeoutError",
     "ModelNotDeployedError",
@@ -193,6 +197,18 @@ class AnnotationError(DatamintDatasetException, ValueError):
 
 class SplitError(DatamintDatasetException, ValueError):
     """A split request is invalid (ratios, missing assignments, snapshots)."""
+
+
+class ItemError(DatamintDatasetException):
+    """An item could not be built; the message names the item, its resource and the cause.
+
+    Raised from ``dataset[i]`` (also inside a DataLoader worker, from where PyTorch
+    re-raises it in the training loop) with the original exception as ``__cause__``.
+    """
+
+
+class CollateError(DatamintDatasetException, ValueError):
+    """Items cannot be put into one batch; the message names the key and the fix."""
 
 
 class DatamintWarning(UserWarning):

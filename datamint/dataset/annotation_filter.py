@@ -38,6 +38,11 @@ class IncludeExclude:
             exclude=None if exclude is None else frozenset(exclude),
         )
 
+    @property
+    def unconstrained(self) -> bool:
+        """True when neither list was given."""
+        return self.include is None and self.exclude is None
+
     def passes(self, value: str | None) -> bool:
         """True when ``value`` is allowed."""
         if self.include is not None:

@@ -1,92 +1,154 @@
-"""``DatamintBaseDataset``: construction, lazy preparation and the methods every dataset shares.
+"""``DatamintBaseDataset``: a PyTorch map-style dataset over a Datamint project.
 
-Construction sends nothing; the first access that needs server data (``len``,
-indexing, ``.resources``) prepares the dataset (see :mod:`datamint.dataset.preparation`).
-Items are built by :meth:`_make_item` from the disk caches (:mod:`datamint.dataset.loading`)
-and the :class:`~datamint.dataset.annotation_processor.AnnotationProcessor`.
+State, all explicit (see :meth:`DatamintBaseDataset._derive`):
+
+- ``_config`` (:class:`~datamint.dataset.config.DatasetConfig`): the constructor
+  arguments, immutable, shared by every dataset derived from this one;
+- ``_source`` (:class:`~datamint.dataset.source.DataSource`): the client, the manifest
+  recorder and the per-process loader, shared likewise;
+- ``_prepared`` (:class:`~datamint.dataset.preparation.Prepared`): resources,
+  annotations and schema, fetched on first access; subsets hold a selection of it;
+- ``_slices`` (:class:`~datamint.dataset.item_index.SliceSpec` or None): what a sliced
+  view cuts; with ``_prepared`` it decides the item index
+  (:class:`~datamint.dataset.item_index.WholeResources` or ``Slices``);
+- the split attributes and the transform.
+
+An item's path: ``ds[i]`` -> the item index gives ``(resource position, region)`` ->
+this process's :class:`~datamint.dataset.item_builder.ItemBuilder` builds it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
-from datamint.dataset.annotation_processor import AnnotationProcessor, TargetOptions
 from datamint.dataset.augment import TransformRunner
-from datamint.dataset.label_schema import LabelSchema
-from datamint.dataset.loading import ItemLoader, parse_image_dtype
-from datamint.dataset.loading_mixin import LoadingMixin
-from datamint.dataset.preparation import Prepared, PrepareOptions, prepare
+from datamint.dataset.collate import Item, make_collate_fn
+from datamint.dataset.config import DatasetConfig, build_config
+from datamint.dataset.item_builder import ItemBuilder
+from datamint.dataset.item_index import ItemIndex, Slices, SliceSpec, WholeResources
+from datamint.dataset.preparation import Prepared, prepare
 from datamint.dataset.regions import Region
-from datamint.dataset.selection import SelectionMixin
+from datamint.dataset.selection import filter_positions, patient_groups
+from datamint.dataset.source import DataSource
 from datamint.entities import Annotation, Project, Resource
-from datamint.exceptions import DatamintDatasetException, ValidationError
-from datamint.targets.merge import MergeStrategy
+from datamint.exceptions import DatamintDatasetException, DatamintException, ItemError
+
+if TYPE_CHECKING:
+    from datamint.dataset.annotation_processor import AnnotationProcessor
+    from datamint.dataset.label_schema import LabelSchema
+    from datamint.dataset.loading import ItemLoader
+    from datamint.dataset.prefetch import PrefetchReport
+    from datamint.geometry import Geometry
+    from datamint.splits.result import SplitResult
 
 __all__ = ["DatamintBaseDataset", "DatamintDatasetException"]
 
 _LOG = logging.getLogger(__name__)
+D = TypeVar("D", bound="DatamintBaseDataset")
 
 
-class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
-    """A PyTorch dataset over a Datamint project's resources and annotations.
+class DatamintBaseDataset(Dataset[dict[str, Any]]):
+    """A PyTorch dataset over a Datamint project's resources and their annotations.
 
-    Arguments are those of contract §6.1, in that order, plus ``cache_dir``.
+    Construction sends nothing; the first access that needs server data (``len``,
+    indexing, ``.resources``) fetches the project's resources, annotations and label
+    schema once. Items are dicts (see ``item_format``); ``DataLoader(ds, ...)`` batches
+    them into tensors when their shapes agree, and ``ds.get_dataloader(...)`` batches
+    any of them (per-annotator values as one dict per item).
 
     Args:
         project: A project name (a UUID string is treated as a name) or a ``Project``.
-        resources: Resources (entities or records) instead of a project; exactly one of
-            ``project`` / ``resources`` must be given.
-        auto_update: Run the connectivity probe; preparation always refetches.
-        api_key, server_url: Override the configuration sources (contract §2.1).
-        return_metainfo: Emit ``metainfo``.
-        return_segmentations: Emit ``masks`` (and ``mask_labels`` in instance mode).
-        return_boxes: Emit ``boxes``/``box_labels`` from ``square`` annotations.
-        return_as_semantic_segmentation: Semantic ``(L+1, ...)`` masks instead of instances.
-        semantic_seg_merge_strategy: ``'union'``, ``'intersection'`` or ``'mode'`` across
-            annotators (contract §8.1); requires semantic masks.
-        alb_transform: An albumentations transform (contract §7.4).
+        resources: Instead of a project: resources as ``Resource`` entities, records
+            (dicts) or resource ids (strings). Exactly one of ``project`` /
+            ``resources`` must be given.
+        auto_update: Probe the server's connectivity when the client is built;
+            preparation always fetches the current resources and annotations.
+        api_key: The API key; default: ``DATAMINT_API_KEY``, then the config file
+            ``~/.config/datamintapi/datamintapi.yaml`` that ``datamint config`` writes.
+        server_url: The server URL; default: ``DATAMINT_API_URL``, then that file.
+        return_metainfo: Items carry ``metainfo`` (see ``item_format``).
+        return_segmentations: Items carry ``masks`` (and ``mask_labels`` for instances).
+        return_boxes: Items carry ``boxes`` (float32 ``(N, 4)`` pixel ``x1, y1, x2, y2``)
+            and ``box_labels`` (int64 ``(N,)``) from ``square`` annotations.
+        return_as_semantic_segmentation: ``masks`` per annotator become one-hot float32
+            ``(L + 1, ...)`` (channel 0 background, channel k class
+            ``segmentation_labels[k - 1]``) instead of uint8 instance stacks ``(N, ...)``.
+        semantic_seg_merge_strategy: Merge annotators into one float32 tensor
+            ``(L + 1, ...)``: ``'union'`` (any annotator), ``'intersection'`` (every
+            annotator who drew on the item) or ``'mode'`` (at least half of them; a tie
+            counts). Each channel is merged on its own, so the result need not be
+            one-hot. Requires ``return_as_semantic_segmentation=True``.
+        alb_transform: An albumentations transform, run on image and masks (and boxes)
+            together; volumes and videos replay one draw on every frame and mask
+            (``ReplayCompose`` with ``volume`` / ``mask3d``). Seeded per DataLoader worker.
         include_unannotated: Keep resources with no annotation left after filtering.
-        include_annotators, exclude_annotators: Emails matched against ``created_by``.
-        include_segmentation_names, exclude_segmentation_names: Segmentation identifiers.
-        include_image_label_names, exclude_image_label_names: Image label identifiers.
-        include_frame_label_names, exclude_frame_label_names: Frame label identifiers.
-        allow_external_annotations: Keep identifiers the worklist schema does not define.
-        image_labels_merge_strategy: Merge rule for ``image_labels`` (contract §8.2).
-        image_categories_merge_strategy: Merge rule for ``image_categories`` (§8.3).
-        worklists: ``'all'``, a list of worklist ids/names, or None (schema from data).
-        trusted_annotation_sources: Annotation sources to keep; None keeps all.
-        cache_dir: Cache root; default ``DATAMINT_CACHE_DIR`` or the platform cache dir.
-        offline: Build from the local manifest and cache with no network call (see
-            ``docs/cache.md``); default: the ``DATAMINT_OFFLINE`` environment variable.
-            Every online preparation writes that manifest. A file missing from the cache
-            raises ``OfflineCacheMissError`` naming it and what to run.
-        cache_format: How decoded images are cached: ``"b2nd"`` (default; blosc2, one
-            chunk per slice), ``"npy.gz"`` (the existing client's per-slice gzip + LRU) or
-            ``"npy"`` (raw memory-mapped); see ``docs/cache.md``.
-        image_dtype: Item image dtype. None (default): contract §7.1 (NIfTI float64,
-            uint16 min-max scaled to uint8, others as decoded: uint8 PNG/video, int16 HU
-            CT DICOM). ``"stored"``: the reader's values in their own dtype (int16 for an
-            unscaled int16 NIfTI; uint16 not scaled), the smallest items to send between
-            processes. A numpy dtype (e.g. ``np.float32``): the stored values cast to it
-            in the worker. The cache always holds the compact decoded dtype.
+        include_annotators, exclude_annotators: Annotator emails (``created_by``) to keep
+            or drop.
+        include_segmentation_names, exclude_segmentation_names: Segmentation classes to
+            keep or drop; they also decide the mask channels (the kept classes in schema
+            order, numbered 1..L) and ``segmentation_labels``.
+        include_image_label_names, exclude_image_label_names: Image labels to keep or
+            drop; they decide the entries of ``image_labels`` vectors.
+        include_frame_label_names, exclude_frame_label_names: Frame labels to keep or drop
+            (frame labels filter resources; they are not emitted).
+        allow_external_annotations: Keep identifiers the worklists do not define (they
+            get the next codes, in sorted order).
+        image_labels_merge_strategy: Merge annotators' multi-hot ``image_labels``:
+            ``'union'``, ``'intersection'`` or ``'mode'``; None keeps one int32 vector per
+            annotator.
+        image_categories_merge_strategy: ``'mode'`` (int64 scalar, ties to the lowest
+            index, -1 when none), ``'union'`` / ``'intersection'`` (int32 multi-hot); None
+            keeps one int64 index per annotator (their first category).
+        worklists: Where the label schema comes from: ``'all'`` the project's worklists,
+            a list of worklist ids or names, or None to infer it from the annotations.
+        trusted_annotation_sources: Annotation ``source`` values to keep (annotations
+            without a source are always kept); None keeps all.
+        cache_dir: Cache root; default ``DATAMINT_CACHE_DIR``, else the platform's user
+            cache folder.
+        offline: Build from the local manifest and caches with no network call; default:
+            the ``DATAMINT_OFFLINE`` environment variable. Every online preparation
+            writes that manifest. A file missing from the cache raises
+            ``OfflineCacheMissError`` naming it and what to run.
+        cache_format: How decoded images are cached: ``"b2nd"`` (default; blosc2, one LZ4
+            chunk per slice), ``"npy.gz"`` (per-slice gzip, as the existing client) or
+            ``"npy"`` (raw, memory-mapped).
+        image_dtype: The dtype of ``image``. Default: float32 with the file's values
+            (Hounsfield units for CT, 0-255 for PNG and video) in the standard item format;
+            in the client format the existing client's dtypes (NIfTI float64, uint16
+            min-max scaled to uint8, others as decoded). ``"stored"``: the values in the
+            file's own compact dtype (int16 CT, uint8 video), the cheapest to send between
+            processes (convert on the GPU). A numpy dtype: cast to it in the worker.
+        item_format: ``"standard"`` (default): items hold only arrays, numbers and
+            strings (``image``, target keys, ``spacing``, ``affine``, ``metainfo`` with
+            the resource id, filename, modality, plane and slice index); the entities
+            and the reader's header stay reachable through :meth:`get_resource`,
+            :meth:`get_annotations` and :meth:`get_header`. ``"client"``: the existing
+            Datamint client's keys (``metainfo`` the reader's header, ``annotations``,
+            ``resource``) plus ``spacing`` and ``affine``.
+        on_error: What an unreadable resource does to ``ds[i]``: ``"raise"`` (default,
+            :class:`~datamint.exceptions.ItemError` naming the resource), ``"warn"``
+            (a warning naming it, then the next readable item is returned instead) or
+            ``"skip"`` (the same, logged instead of warned).
 
     Raises:
         ValidationError: On contradictory arguments (both include and exclude lists,
-            a merge strategy without semantic masks, neither or both of project/resources).
-        ValueError: For an unknown ``cache_format`` or ``image_dtype``.
+            a merge strategy without semantic masks, neither or both of project and
+            resources), or an unknown ``item_format`` / ``on_error`` / ``cache_format``.
+        ValueError: For an unknown ``image_dtype``.
     """
+
+    _single_frame = False  # 2-D image datasets: each item is frame 0, which must be the only
 
     def __init__(
         self,
         project: str | Project | None = None,
-        resources: Sequence[Resource | dict[str, Any]] | None = None,
+        resources: Sequence[Resource | dict[str, Any] | str] | None = None,
         auto_update: bool = True,
         api_key: str | None = None,
         server_url: str | None = None,
@@ -115,76 +177,96 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         offline: bool | None = None,
         cache_format: str | None = None,
         image_dtype: Any = None,
+        item_format: str = "standard",
+        on_error: str = "raise",
     ) -> None:
-        if (project is None) == (resources is None):
-            raise ValidationError("give exactly one of project= (a name or Project) or resources=")
-        semantic_merge = MergeStrategy.parse(
-            semantic_seg_merge_strategy, argument="semantic_seg_merge_strategy"
+        config = build_config(
+            project,
+            resources,
+            auto_update,
+            api_key,
+            server_url,
+            return_metainfo,
+            return_segmentations,
+            return_boxes,
+            return_as_semantic_segmentation,
+            semantic_seg_merge_strategy,
+            include_unannotated,
+            {
+                "include_annotators": include_annotators,
+                "exclude_annotators": exclude_annotators,
+                "include_segmentation_names": include_segmentation_names,
+                "exclude_segmentation_names": exclude_segmentation_names,
+                "include_image_label_names": include_image_label_names,
+                "exclude_image_label_names": exclude_image_label_names,
+                "include_frame_label_names": include_frame_label_names,
+                "exclude_frame_label_names": exclude_frame_label_names,
+            },
+            allow_external_annotations,
+            image_labels_merge_strategy,
+            image_categories_merge_strategy,
+            worklists,
+            trusted_annotation_sources,
+            cache_dir,
+            offline,
+            cache_format,
+            image_dtype,
+            item_format,
+            on_error,
         )
-        if semantic_merge is not None and not return_as_semantic_segmentation:
-            raise ValidationError(
-                "semantic_seg_merge_strategy requires return_as_semantic_segmentation=True"
-            )
-        self.project_arg = project
-        self.resources_arg = list(resources) if resources is not None else None
-        self.auto_update = auto_update
-        self.api_key = api_key
-        self.server_url = server_url
-        self.return_metainfo = return_metainfo
-        self._augment = TransformRunner(alb_transform) if alb_transform is not None else None
-        self.target_options = TargetOptions(
-            return_segmentations=return_segmentations,
-            return_boxes=return_boxes,
-            semantic=return_as_semantic_segmentation,
-            semantic_merge=semantic_merge,
-            image_labels_merge=MergeStrategy.parse(
-                image_labels_merge_strategy, argument="image_labels_merge_strategy"
-            ),
-            image_categories_merge=MergeStrategy.parse(
-                image_categories_merge_strategy, argument="image_categories_merge_strategy"
-            ),
-        )
-        self.prepare_options = PrepareOptions(
-            worklists=worklists,
-            trusted_sources=None
-            if trusted_annotation_sources is None
-            else tuple(trusted_annotation_sources),
-            annotation_filter=AnnotationFilter(
-                annotators=IncludeExclude.of(
-                    include_annotators, exclude_annotators, name="annotators"
-                ),
-                segmentation_names=IncludeExclude.of(
-                    include_segmentation_names,
-                    exclude_segmentation_names,
-                    name="segmentation_names",
-                ),
-                image_label_names=IncludeExclude.of(
-                    include_image_label_names, exclude_image_label_names, name="image_label_names"
-                ),
-                frame_label_names=IncludeExclude.of(
-                    include_frame_label_names, exclude_frame_label_names, name="frame_label_names"
-                ),
-                allow_external=allow_external_annotations,
-            ),
-            include_unannotated=include_unannotated,
-        )
-        self.cache_dir = cache_dir
-        self.cache_format = cache_format
-        self.image_dtype = parse_image_dtype(image_dtype)
-        if offline is None:
-            from datamint.settings import offline_requested
+        augment = TransformRunner(alb_transform) if alb_transform is not None else None
+        self._adopt(config, DataSource(config), None, None, (None, None, None), augment)
 
-            offline = offline_requested()
-        self.offline = bool(offline)
-        self.split_name: str | None = None
-        self.split_source: str | None = None
-        self.split_as_of_timestamp: str | None = None
-        self._prepared: Prepared | None = None
-        self._api: Any = None
-        self._loader: ItemLoader | None = None
-        self._recorder: Any = None
+    def _adopt(
+        self,
+        config: DatasetConfig,
+        source: DataSource,
+        prepared: Prepared | None,
+        slices: SliceSpec | None,
+        split: tuple[str | None, str | None, str | None],
+        augment: TransformRunner | None,
+    ) -> None:
+        """Set the whole state (the module docstring lists it)."""
+        self._config = config
+        self._source = source
+        self._prepared = prepared
+        self._slices = slices
+        self.split_name, self.split_source, self.split_as_of_timestamp = split
+        self._augment = augment
+        self._index: ItemIndex | None = None
+        self._builder: ItemBuilder | None = None
 
-    # -- transforms -------------------------------------------------------------------
+    def _derive(
+        self: D,
+        *,
+        prepared: Prepared | None = None,
+        slices: SliceSpec | None = None,
+        cls: type[D] | None = None,
+    ) -> D:
+        """A dataset sharing this one's config, source, split attributes and transform.
+
+        Args:
+            prepared: Its prepared state (default: this one's).
+            slices: Its slicing (default: this one's).
+            cls: Its class (default: this one's), e.g. a sliced class for ``slice()``.
+        """
+        new = object.__new__(cls or type(self))
+        new._adopt(
+            self._config,
+            self._source,
+            self.prepared if prepared is None else prepared,
+            self._slices if slices is None else slices,
+            (self.split_name, self.split_source, self.split_as_of_timestamp),
+            self._augment,
+        )
+        return new
+
+    # -- settings and collaborators ------------------------------------------------------
+    @property
+    def config(self) -> DatasetConfig:
+        """The dataset's settings (immutable, shared with derived datasets)."""
+        return self._config
+
     @property
     def alb_transform(self) -> Any:
         """The albumentations transform applied to every item, or None."""
@@ -203,95 +285,55 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
 
         self.set_transform(alb.Compose([self._augment.transform, transform]))
 
-    # -- lazily built collaborators ----------------------------------------------------
     @property
     def cache_root(self) -> Path:
         """The cache root: ``cache_dir``, else ``DATAMINT_CACHE_DIR`` or the platform default."""
-        if self.cache_dir is not None:
-            return Path(self.cache_dir)
-        from datamint.settings import cache_root
+        return self._config.cache_root
 
-        return cache_root()
+    @property
+    def offline(self) -> bool:
+        """Whether this dataset reads only the local manifest and caches."""
+        return self._config.offline
+
+    @property
+    def source(self) -> DataSource:
+        """The client, manifest recorder and loader this dataset family shares."""
+        return self._source
 
     @property
     def api(self) -> Any:
-        """The client: :class:`datamint.api.Api`, or an ``OfflineApi`` over the manifest
-        when offline."""
-        if self._api is None:
-            if self.offline:
-                from datamint.storage.manifest import OfflineApi
-
-                self._api = OfflineApi(self.cache_root, server_url=self.server_url)
-            else:
-                from datamint.api.client import Api
-
-                self._api = Api(
-                    server_url=self.server_url,
-                    api_key=self.api_key,
-                    check_connection=self.auto_update,
-                )
-        return self._api
-
-    def _recorded(self, fetch: Callable[[Any], Any], project_id: str | None = None) -> Any:
-        """Run ``fetch(api)``; online, record what it read into the project's manifest.
-
-        A manifest that cannot be written is logged, never fatal (training goes on).
-        """
-        if self.offline:
-            return fetch(self.api)
-        from datamint.exceptions import CacheError
-        from datamint.storage.manifest import ManifestRecorder
-
-        if getattr(self, "_recorder", None) is None:
-            self._recorder = ManifestRecorder(self.api)  # shared by derived datasets
-        recorder = self._recorder
-        result = fetch(recorder)
-        try:
-            recorder.write(self.cache_root, project_id=project_id)
-        except (OSError, CacheError, ValueError) as exc:
-            _LOG.warning("could not write the offline manifest under %s: %s", self.cache_root, exc)
-        return result
+        """The client: ``datamint.api.Api``, or an ``OfflineApi`` over the manifest."""
+        return self._source.api
 
     @property
     def loader(self) -> ItemLoader:
-        """The per-process decoder and cache front (rebuilt after unpickling)."""
-        if self._loader is None:
-            from datamint.storage.array_cache import ArrayCache
-            from datamint.storage.file_cache import FileCache
-
-            root = self.cache_root
-            files = FileCache(root)
-            self._file_cache = files
-            self._loader = ItemLoader(
-                lambda res: files.resource_file(self.api, res.record),
-                lambda ann: files.segmentation_file(self.api, ann.record),
-                ArrayCache(root),
-                getattr(self, "cache_format", None),
-                getattr(self, "image_dtype", None),
-            )
-        return self._loader
-
-    def _accepts(self, resource: Resource) -> bool:
-        """Whether this class can represent ``resource``; subclasses narrow it."""
-        return True
+        """This process's decoder and cache front (rebuilt in each DataLoader worker)."""
+        loader: ItemLoader = self._source.loader
+        return loader
 
     # -- preparation ------------------------------------------------------------------
     @property
     def prepared(self) -> Prepared:
-        """The prepared state; preparing on first access (contacts the server)."""
+        """The prepared state; fetched from the server on first access."""
         if self._prepared is None:
+            config = self._config
 
             def fetch(api: Any) -> Prepared:
                 return prepare(
                     api,
-                    project=self.project_arg,
-                    resources=self.resources_arg,
+                    project=config.project,
+                    resources=config.resources,
                     accepts=self._accepts,
-                    options=self.prepare_options,
+                    options=config.prepare,
                 )
 
-            self._prepared = fetch(self.api) if self.project_arg is None else self._recorded(fetch)
+            source = self._source
+            self._prepared = fetch(source.api) if config.project is None else source.recorded(fetch)
         return self._prepared
+
+    def _accepts(self, resource: Resource) -> bool:
+        """Whether this class can represent ``resource``; subclasses narrow it."""
+        return True
 
     @property
     def project(self) -> Project | None:
@@ -315,13 +357,29 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
 
     @property
     def segmentation_labels(self) -> list[str]:
-        """Segmentation class names; class ``segmentation_labels[i]`` has code ``i + 1``."""
+        """Segmentation class names; class ``segmentation_labels[i]`` has code ``i + 1``
+        and is channel ``i + 1`` of semantic masks."""
         return list(self.schema.segmentation_classes)
+
+    @property
+    def segmentation_labels_set(self) -> list[str]:
+        """The existing client's name for :attr:`segmentation_labels`."""
+        return self.segmentation_labels
 
     @property
     def image_labels_set(self) -> list[str]:
         """Image label identifiers, in multi-hot order."""
         return list(self.schema.image_labels)
+
+    @property
+    def frame_labels_set(self) -> list[str]:
+        """Frame label identifiers (they filter resources; items do not carry them)."""
+        return list(self.schema.frame_labels)
+
+    @property
+    def box_labels_set(self) -> list[str]:
+        """Box class identifiers; ``box_labels`` index this list."""
+        return list(self.schema.box_classes)
 
     @property
     def image_categories_set(self) -> list[tuple[str, str]]:
@@ -330,83 +388,339 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
 
     @property
     def processor(self) -> AnnotationProcessor:
-        """The processor that builds this dataset's target keys."""
-        return AnnotationProcessor(self.schema, self.target_options, self.loader.mask)
+        """The processor that builds this dataset's target keys (this process's)."""
+        return self._item_builder().processor
+
+    # -- the item index ---------------------------------------------------------------
+    @property
+    def plane(self) -> str | None:
+        """What each item cuts from its resource: ``'axial'``, ``'coronal'``,
+        ``'sagittal'``, ``'frame'``, or None for whole resources (and 2-D images)."""
+        return None if self._slices is None else self._slices.name
+
+    @property
+    def item_index(self) -> ItemIndex:
+        """Maps item indices to ``(resource position, region)`` (built on first use)."""
+        if self._index is None:
+            resources = self.prepared.resources
+            if self._slices is None:
+                region = Region(0, 0) if self._single_frame else Region()
+                self._index = WholeResources(len(resources), region)
+            else:
+                loader = self.loader
+                self._index = Slices.build(
+                    self._slices, resources, lambda r: loader.header(r).shape
+                )
+        return self._index
+
+    def _item_builder(self) -> ItemBuilder:
+        if self._builder is None:
+            self._builder = ItemBuilder(self._config, self.schema, self.loader)
+        return self._builder
 
     def __len__(self) -> int:
-        return len(self.prepared.resources)
+        return len(self.item_index)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _position(self, index: int) -> int:
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a dataset of {n} items")
-        return self._get_item(index % n)
+        return index % n
 
-    def _get_item(self, index: int) -> dict[str, Any]:
-        raise NotImplementedError
+    def __getitem__(self, index: int) -> Item:
+        """Item ``index`` (its keys: the class docstring and ``item_format``).
 
-    # -- items ------------------------------------------------------------------------
-    def _make_item(
-        self, resource_index: int, region: Region, metainfo: Callable[[Any], Any] | None = None
-    ) -> dict[str, Any]:
-        """Build the item for one resource and region (whole volume, or one slice).
+        Raises:
+            IndexError: Out of range.
+            ItemError: The resource cannot be read (``on_error="raise"``); names the
+                item, the resource and the cause (chained).
+            DatamintException: Other datamint errors (annotations, downloads), with the
+                resource named.
+        """
+        index = self._position(index)
+        try:
+            return self._build(index)
+        except Exception as exc:
+            error = self._item_error(index, exc)
+            if self._config.on_error == "raise":
+                raise error from exc
+        return self._substitute(index, error)
 
-        Args:
-            resource_index: Position in :attr:`resources`.
-            region: The part of the resource the item shows.
-            metainfo: Wraps the reader's metainfo (sliced views add the slice position).
+    def _build(self, index: int) -> Item:
+        position, region = self.item_index.locate(index)
+        prepared = self.prepared
+        return self._item_builder().build(
+            prepared.resources[position],
+            prepared.annotations[position],
+            region,
+            plane="" if self._slices is None else self._slices.name,
+            augment=self._augment,
+            single_frame=self._single_frame,
+        )
+
+    def _item_error(self, index: int, exc: Exception) -> Exception:
+        """The error to raise for item ``index``: one that names its resource."""
+        resource = self.prepared.resources[self.item_index.resource_position(index)]
+        where = f"resource {resource.id} ({resource.filename})"
+        if isinstance(exc, DatamintException) and resource.id in str(exc):
+            return exc
+        message = f"item {index} of {type(self).__name__}, {where}: {type(exc).__name__}: {exc}"
+        if isinstance(exc, DatamintException):
+            try:
+                return type(exc)(message)
+            except TypeError:
+                pass
+        return ItemError(message)
+
+    def _substitute(self, index: int, error: Exception) -> Item:
+        """``on_error`` 'skip'/'warn': report ``error``, return the next readable item."""
+        if self._config.on_error == "warn":
+            warnings.warn(f"skipped: {error}", stacklevel=3)
+        else:
+            _LOG.warning("skipped: %s", error)
+        n = len(self)
+        for step in range(1, n):
+            candidate = (index + step) % n
+            try:
+                return self._build(candidate)
+            except Exception as exc:
+                _LOG.warning("skipped: %s", self._item_error(candidate, exc))
+        raise ItemError(f"no item of {type(self).__name__} could be read; the first: {error}")
+
+    def __iter__(self) -> Iterator[Item]:
+        """Yield every item in order."""
+        for i in range(len(self)):
+            yield self[i]
+
+    def apply_alb_transform(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Not needed here: items come transformed. Kept for the existing client's name.
 
         Returns:
-            The item dict of contract §7.2/§7.3 for this class.
+            ``item`` unchanged (the dataset's ``alb_transform`` already ran on it).
         """
-        resource = self.prepared.resources[resource_index]
-        annotations = list(self.prepared.annotations[resource_index])
-        volume = self.loader.image(resource)  # (C, D, H, W), memory-mapped
-        dhw = tuple(volume.shape[1:])
-        image = region.take(volume)
-        cast = self.loader.item_dtype(resource)
-        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
-            cast is not None and image.dtype != cast
-        ):  # copy unless the slice is already a fresh array of the item's dtype
-            image = np.array(image, dtype=cast)
-        processor = self.processor
-        opts = self.target_options
-        instances: dict[str, list[np.ndarray]] = {}
-        codes: dict[str, list[int]] = {}
-        if opts.return_segmentations:
-            instances, codes = processor.instances(annotations, dhw, region, self.loader.mask)
-        boxes = processor.boxes(annotations, region) if opts.return_boxes else None
-        if self._augment is not None:
-            if image.ndim == 3:
-                image, instances, boxes = self._augment.run_2d(image, instances, boxes)
-            else:
-                image, instances = self._augment.run_3d(image, instances)
-        item: dict[str, Any] = {"image": image}
-        if self.return_metainfo:
-            info = self.loader.metainfo(resource)
-            item["metainfo"] = metainfo(info) if metainfo is not None else info
-        item["annotations"] = annotations
-        item["resource"] = resource
-        if opts.return_segmentations:
-            spatial = tuple(image.shape[1:])
-            item.update(processor.encode_segmentations(instances, codes, spatial))
-        if boxes is not None:
-            item.update(boxes)
-        item["image_labels"] = processor.image_labels(annotations)
-        item["image_categories"] = processor.image_categories(annotations)
         return item
 
-    # -- pickling (spawned DataLoader workers) -----------------------------------------
+    # -- what stays in the main process ----------------------------------------------
+    def locate(self, index: int) -> tuple[int, int]:
+        """``(resource position, slice index)`` of item ``index`` (slice 0 for whole ones)."""
+        position, region = self.item_index.locate(self._position(index))
+        return position, region.index
+
+    def get_resource(self, index: int) -> Resource:
+        """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
+        position = self.item_index.resource_position(self._position(index))
+        return self.prepared.resources[position]
+
+    def get_annotations(self, index: int) -> list[Annotation]:
+        """The annotations (``Annotation`` entities) behind item ``index``."""
+        position = self.item_index.resource_position(self._position(index))
+        return list(self.prepared.annotations[position])
+
+    def get_header(self, index: int) -> Any:
+        """The reader's header of item ``index``'s resource: a pydicom ``Dataset``
+        without pixel data (DICOM), ``{'affine', 'header', 'shape'}`` (NIfTI), or None."""
+        return self.loader.metainfo(self.get_resource(index))
+
+    def get_geometry(self, index: int) -> Geometry | None:
+        """The geometry of item ``index``'s whole resource (affine over its ``(n, h, w)``
+        array index to RAS mm), before any transform; None when the file has none."""
+        return self.loader.geometry(self.get_resource(index))
+
+    # -- derived datasets -------------------------------------------------------------
+    def subset(self: D, indices: Sequence[int]) -> D:
+        """A dataset of the resources at ``indices`` (positions in :attr:`resources`).
+
+        Raises:
+            IndexError: If an index is out of range.
+        """
+        n = len(self.prepared.resources)
+        for i in indices:
+            if not 0 <= int(i) < n:
+                raise IndexError(f"subset index {i} is out of range for {n} resources")
+        return self._derive(prepared=self.prepared.select([int(i) for i in indices]))
+
+    def filter(
+        self: D,
+        *,
+        tags: Sequence[str] | None = None,
+        filename_pattern: str | None = None,
+        has_annotations: bool | None = None,
+        annotation_names: Sequence[str] | None = None,
+        custom_fn: Callable[[Resource, list[Annotation]], bool] | None = None,
+    ) -> D:
+        """A dataset of the resources that meet every given criterion (chainable).
+
+        Args:
+            tags: Keep resources with any of these tags.
+            filename_pattern: ``fnmatch`` pattern on the filename.
+            has_annotations: Keep resources with (True) or without (False) annotations.
+            annotation_names: Keep resources with an annotation of any of these identifiers.
+            custom_fn: ``(resource, annotations) -> bool``.
+
+        Raises:
+            ValidationError: If no criterion is given.
+        """
+        prepared = self.prepared
+        keep = filter_positions(
+            prepared.resources,
+            prepared.annotations,
+            tags=tags,
+            filename_pattern=filename_pattern,
+            has_annotations=has_annotations,
+            annotation_names=annotation_names,
+            custom_fn=custom_fn,
+        )
+        return self._derive(prepared=prepared.select(keep))
+
+    def items(self) -> Iterator[tuple[Resource, list[Annotation]]]:
+        """Yield ``(resource, annotations)`` pairs."""
+        for res, anns in zip(self.prepared.resources, self.prepared.annotations, strict=True):
+            yield res, list(anns)
+
+    def __add__(self, other: Dataset[Any]) -> ConcatDataset[Any]:
+        return ConcatDataset([self, other])
+
+    def group_by_patient(self: D, strategy: str = "individual") -> dict[str | None, D]:
+        """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split).
+
+        Raises:
+            ValidationError: For an unknown strategy, or a missing id under ``'error'``.
+        """
+        groups = patient_groups(self.prepared.resources, strategy)
+        return {pid: self.subset(idx) for pid, idx in groups.items()}
+
+    def split(self, **kwargs: Any) -> SplitResult:
+        """Split the resources into named datasets (a ``SplitResult``, a dict).
+
+        ``split(*, seed=None, use_project_splits=None, as_of_timestamp=None,
+        by_patient=False, none_patient_id_strategy='individual', stratify_by=None,
+        **ratios)``; see :func:`datamint.dataset.splitting.split_dataset` for the modes,
+        counting and errors (``SplitError``, a ValueError). Splits partition resources,
+        so the slices of one volume never straddle two parts.
+        """
+        from datamint.dataset.splitting import split_dataset
+
+        return split_dataset(self, **kwargs)
+
+    def kfold(self: D, k: int, **kwargs: Any) -> Iterator[tuple[D, D]]:
+        """Yield ``(train, val)`` for each of ``k`` folds whose val parts partition the resources.
+
+        ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
+        stratify_by=None)``; see :func:`datamint.dataset.splitting.kfold_dataset`.
+        """
+        from datamint.dataset.splitting import kfold_dataset
+
+        return kfold_dataset(self, k, **kwargs)
+
+    def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
+        """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]")``.
+
+        Raises:
+            SplitError: As :meth:`split` and :meth:`SplitResult.select`.
+        """
+        return self.split(**split_kwargs).select(spec)
+
+    # -- lineage, prefetch, batching ----------------------------------------------------
+    @property
+    def digest(self) -> str:
+        """10-hex-digit digest of the resources, their content hashes, slicing and split."""
+        from datamint.dataset.lineage import dataset_digest
+
+        return dataset_digest(self)
+
+    def build_mlflow_dataset(self, name: str | None = None) -> Any:
+        """An MLflow dataset carrying the project, the split and the resources.
+
+        Raises:
+            ImportError: Without the ``mlflow`` extra.
+        """
+        from datamint.dataset.lineage import build_mlflow_dataset
+
+        return build_mlflow_dataset(self, name)
+
+    def prefetch(
+        self,
+        *,
+        include_annotations: bool = False,
+        num_workers: int = 8,
+        progress: bool = True,
+        decode: bool = False,
+        decode_workers: int = 2,
+    ) -> PrefetchReport:
+        """Download every resource file (and segmentation file) into the disk cache.
+
+        Cache hits are skipped; a tqdm bar shows when something is missing. With
+        ``decode=True`` every resource is then decoded once into the decoded-array cache
+        (a sliced view lays out its own axis) by a process pool, so the first epoch
+        reads slices only.
+
+        Args:
+            include_annotations: Also fetch every distinct segmentation file.
+            num_workers: Concurrent downloads (threads).
+            progress: Show progress bars.
+            decode: Also decode every resource into the array cache.
+            decode_workers: Processes decoding at once.
+
+        Returns:
+            A :class:`~datamint.dataset.prefetch.PrefetchReport` (counts and failures).
+
+        Raises:
+            DownloadError: After all downloads ran, if any failed (all failures listed).
+        """
+        from datamint.dataset.prefetch import decode_resources, download_jobs, prefetch_files
+
+        prepared = self.prepared
+        jobs = download_jobs(
+            self._source.files,
+            self.api,
+            prepared.resources,
+            prepared.annotations if include_annotations else (),
+        )
+        report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        if decode:
+            axis = None if self._slices is None else self._slices.axis
+            decode_resources(
+                self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report
+            )
+        return report
+
+    def get_collate_fn(
+        self, on_mismatch: str = "raise"
+    ) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
+        """The collate function (:func:`datamint.dataset.collate.collate_items`): tensors
+        for every array, per-annotator dicts as lists.
+
+        Args:
+            on_mismatch: ``'raise'`` (default), ``'pad'`` or ``'list'`` for items whose
+                arrays differ in shape: an explicit choice, never a silent fallback.
+
+        Raises:
+            ValidationError: For an unknown policy.
+        """
+        return make_collate_fn(on_mismatch)
+
+    @property
+    def collate_fn(self) -> Callable[[Sequence[dict[str, Any]]], dict[str, Any]]:
+        """``get_collate_fn()``: pass it as ``DataLoader(ds, collate_fn=ds.collate_fn)``."""
+        return make_collate_fn("raise")
+
+    def get_dataloader(
+        self, *args: Any, on_mismatch: str = "raise", **kwargs: Any
+    ) -> DataLoader[dict[str, Any]]:
+        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
+        kwargs.setdefault("collate_fn", self.get_collate_fn(on_mismatch))
+        return DataLoader(self, *args, **kwargs)
+
+    # -- pickling (DataLoader workers) ----------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_loader"] = None
-        state.pop("_file_cache", None)
+        state["_builder"] = None  # per process; the source drops its loader itself
         return state
 
     def __repr__(self) -> str:
         name = type(self).__name__
         if self._prepared is None:
-            return f"{name}(project={self.project_arg!r}, not prepared)"
+            return f"{name}(project={self._config.project!r}, not prepared)"
         proj = self._prepared.project.name if self._prepared.project else None
         resources = len(self._prepared.resources)
         return f"{name}(project={proj!r}, resources={resources}, items={len(self)})"

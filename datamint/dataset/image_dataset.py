@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from datamint.dataset.collate import detection_collate_fn
-from datamint.dataset.regions import Region
 from datamint.dataset.volume_dataset import VolumeDataset
 from datamint.entities import Resource
-from datamint.exceptions import InvalidResourceError
 from datamint.schema import ResourceKind
 
 __all__ = ["ImageDataset", "detection_collate_fn"]
@@ -18,16 +14,19 @@ class ImageDataset(VolumeDataset):
     """A dataset of 2-D images: a :class:`VolumeDataset` of depth-1 resources, that axis squeezed.
 
     Holds PNG/JPEG images and every DICOM/NIfTI resource whose ``metadata.frame_count``
-    is 1. Items (contract §7.2): ``image`` ``(C, H, W)``; ``metainfo`` None for PNG/JPEG,
-    the pydicom ``Dataset`` (without pixel data) for DICOM; ``masks`` per author
-    ``(N, H, W)`` uint8, or semantic ``(L+1, H, W)``; ``mask_labels``; ``boxes`` /
-    ``box_labels`` with ``return_boxes=True``; ``image_labels``; ``image_categories``;
-    ``annotations``; ``resource``. Arguments are those of
-    :class:`~datamint.dataset.base.DatamintBaseDataset`.
+    is 1. Items: ``image`` ``(C, H, W)`` (float32 by default); ``masks`` per annotator
+    ``(N, H, W)`` uint8 with ``mask_labels`` (int32 class codes), or semantic
+    ``(L+1, H, W)``; ``boxes`` / ``box_labels`` with ``return_boxes=True``;
+    ``image_labels``; ``image_categories``; ``spacing`` ``(2,)`` mm (row, column; 1.0 for
+    PNG/JPEG); ``affine`` ``(4, 4)`` over ``(0, row, column)`` to RAS mm; ``metainfo``
+    (see ``item_format`` in :class:`~datamint.dataset.base.DatamintBaseDataset`, whose
+    arguments it takes).
 
     Raises:
         InvalidResourceError: On access, if a resource decodes to more than one frame.
     """
+
+    _single_frame = True
 
     def _accepts(self, resource: Resource) -> bool:
         kind = resource.kind
@@ -39,13 +38,3 @@ class ImageDataset(VolumeDataset):
             return resource.depth == 1
         except ValueError:
             return False
-
-    def _get_item(self, index: int) -> dict[str, Any]:
-        resource = self.prepared.resources[index]
-        depth = self.loader.image(resource).shape[1]
-        if depth != 1:
-            raise InvalidResourceError(
-                f"resource {resource.id} ({resource.filename}) has {depth} frames; ImageDataset "
-                "needs single-frame images (use VolumeDataset or VideoDataset)"
-            )
-        return self._make_item(index, Region(axis=0, index=0))

@@ -7,11 +7,14 @@ segmentation groups) or, with ``worklists=None`` or no project, from the data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from datamint.entities import Annotation
 from datamint.exceptions import DatamintDatasetException
+
+if TYPE_CHECKING:
+    from datamint.dataset.annotation_filter import IncludeExclude
 
 __all__ = ["LabelSchema", "schema_from_annotations", "schema_from_worklists"]
 
@@ -51,6 +54,28 @@ class LabelSchema:
     def category_identifiers(self) -> frozenset[str]:
         """Identifiers that have at least one category value."""
         return frozenset(ident for ident, _ in self.categories)
+
+    def restricted(
+        self, segmentation_names: IncludeExclude, image_label_names: IncludeExclude
+    ) -> LabelSchema:
+        """The schema of a dataset with ``include_*_names`` / ``exclude_*_names`` lists.
+
+        The kept segmentation classes and image labels stay in schema order and are
+        renumbered without gaps: with ``include_segmentation_names=["lesion"]`` the only
+        class is ``"lesion"`` (code 1), so semantic masks have 2 channels (background and
+        lesion) and image label vectors have one entry per kept label. Without a list the
+        schema is unchanged (its codes, ``'UNKNOWN'`` gaps included, are the worklist's).
+        """
+        classes, labels = self.segmentation_classes, self.image_labels
+        if not segmentation_names.unconstrained:
+            classes = tuple(
+                c for c in classes if c != UNKNOWN_CLASS and segmentation_names.passes(c)
+            )
+        if not image_label_names.unconstrained:
+            labels = tuple(label for label in labels if image_label_names.passes(label))
+        if (classes, labels) == (self.segmentation_classes, self.image_labels):
+            return self
+        return replace(self, segmentation_classes=classes, image_labels=labels)
 
     def with_external(self, annotations: Iterable[Annotation]) -> LabelSchema:
         """Append identifiers found in ``annotations`` but missing here, in sorted order.

@@ -32,7 +32,7 @@ def dataset_lineage(ds: DatamintBaseDataset) -> dict[str, Any]:
     return {
         "project": None if project is None else {"id": project.id, "name": project.name},
         "class": type(ds).__name__,
-        "slice_axis": getattr(ds, "slice_axis_name", None) if hasattr(ds, "locate") else None,
+        "slice_axis": ds.plane,
         "split": {
             "name": ds.split_name,
             "source": ds.split_source,

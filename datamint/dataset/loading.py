@@ -157,7 +157,7 @@ class ItemLoader:
         self._warned_uint16 = False
 
     @staticmethod
-    def _version(resource: Resource) -> tuple[Any, ...]:
+    def version(resource: Resource) -> tuple[Any, ...]:
         """What identifies one version of a resource's file (contract §11.1 + sha256)."""
         return (
             resource.id,
@@ -192,7 +192,7 @@ class ItemLoader:
             ReaderError: If the file cannot be decoded; names the resource.
         """
         array, extra = self._volumes.get(
-            (self._version(resource), axis_hint), lambda: self._open_image(resource, axis_hint)
+            (self.version(resource), axis_hint), lambda: self._open_image(resource, axis_hint)
         )
         if extra.get("scaled_from") == "uint16" and not self._warned_uint16:
             self._warned_uint16 = True
@@ -228,7 +228,7 @@ class ItemLoader:
     def _image_key(self, resource: Resource) -> dict[str, Any]:
         """The decoded image's cache key fields, resolved once per resource version
         (file lookup, format sniff, content hash)."""
-        key = self._image_keys.get(self._version(resource))
+        key = self._image_keys.get(self.version(resource))
         if key is None:
             path = self._fetch_resource(resource)
             reader = get_reader(path, self._hint(resource))
@@ -239,7 +239,7 @@ class ItemLoader:
                 "reader_version": reader.version,
                 "rules": IMAGE_RULES_VERSION if self.image_dtype is None else "stored",
             }
-            self._image_keys[self._version(resource)] = key
+            self._image_keys[self.version(resource)] = key
         return key
 
     def item_dtype(self, resource: Resource) -> np.dtype | None:
@@ -255,7 +255,7 @@ class ItemLoader:
     def header(self, resource: Resource) -> HeaderInfo:
         """The resource's header read (shape, dtype, geometry, metainfo), memoised per process."""
         return self._headers.get(
-            self._version(resource),
+            self.version(resource),
             lambda: read_header(self._fetch_resource(resource), self._hint(resource)),
         )
 

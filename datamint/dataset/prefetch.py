@@ -11,9 +11,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from datamint.entities import Annotation, Resource
 from datamint.exceptions import DownloadError
 
-__all__ = ["PrefetchReport", "decode_resources", "prefetch_files"]
+__all__ = ["FileJob", "PrefetchReport", "decode_resources", "download_jobs", "prefetch_files"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -44,6 +45,44 @@ class FileJob:
     what: str
     is_cached: Callable[[], bool]
     fetch: Callable[[], Any]
+
+
+def download_jobs(
+    files: Any,
+    api: Any,
+    resources: Sequence[Resource],
+    annotations: Sequence[Sequence[Annotation]] = (),
+) -> list[FileJob]:
+    """One :class:`FileJob` per resource file, then per distinct segmentation file.
+
+    Args:
+        files: The :class:`~datamint.storage.file_cache.FileCache`.
+        api: The client the files are downloaded with.
+        resources: The resources whose files to fetch.
+        annotations: Per resource, annotations whose segmentation files to fetch too
+            (empty: none).
+    """
+    jobs = [
+        FileJob(
+            f"resource {r.id} ({r.filename})",
+            lambda r=r: files.has_resource_file(r.record),
+            lambda r=r: files.resource_file(api, r.record),
+        )
+        for r in resources
+    ]
+    seen: set[str] = set()
+    for anns in annotations:
+        for a in anns:
+            if a.is_segmentation and a.id not in seen:
+                seen.add(a.id)
+                jobs.append(
+                    FileJob(
+                        f"annotation {a.id} of resource {a.resource_id}",
+                        lambda a=a: files.has_segmentation_file(a.record),
+                        lambda a=a: files.segmentation_file(api, a.record),
+                    )
+                )
+    return jobs
 
 
 def prefetch_files(

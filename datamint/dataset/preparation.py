@@ -167,6 +167,7 @@ def prepare(
     flt = options.annotation_filter
     if flt.allow_external:
         schema = schema.with_external(everything)
+    schema = schema.restricted(flt.segmentation_names, flt.image_label_names)
 
     final_resources, final_annotations = [], []
     for res in kept:

@@ -97,7 +97,7 @@ def _project_split(ds: DatamintBaseDataset, as_of_timestamp: str | None) -> Spli
     if project is None:
         raise SplitError("project splits need a dataset built from a project")
     resolved = as_of_timestamp or utc_now_iso()
-    assignment = ds._recorded(
+    assignment = ds.source.recorded(
         lambda api: project_assignments(api, project.id, as_of_timestamp), project.id
     )
     parts: dict[str, list[int]] = {}
@@ -195,7 +195,7 @@ def split_dataset(
     if (
         use_project_splits is None
         and not ratios
-        and (ds.project_arg is not None or as_of_timestamp)
+        and (ds.config.project is not None or as_of_timestamp)
     ):
         result = _project_split(ds, as_of_timestamp)
         if result is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.multiframe_dataset import MultiFrameDataset
 from datamint.entities import Resource
 
@@ -14,13 +15,14 @@ __all__ = ["VolumeDataset"]
 
 
 class VolumeDataset(MultiFrameDataset):
-    """A dataset of volumes: resources of the DICOM, NIfTI and volume kinds (contract §5.1).
+    """A dataset of volumes: DICOM (series, multi-frame and single files) and NIfTI resources.
 
-    Items (contract §7.2): ``image`` ``(C, D, H, W)`` (a NIfTI stored ``(X, Y, Z)``
-    becomes ``(1, Z, Y, X)`` float64); ``metainfo`` (NIfTI: ``{'affine', 'header',
-    'shape'}``; DICOM: the pydicom ``Dataset`` without pixel data); ``masks`` per author
-    ``(N, D, H, W)`` uint8, or semantic ``(L+1, D, H, W)``; ``mask_labels``;
-    ``image_labels``; ``image_categories``; ``annotations``; ``resource``.
+    Items: ``image`` ``(C, D, H, W)`` in the file's storage order (a NIfTI stored
+    ``(X, Y, Z)`` becomes ``(1, Z, Y, X)``), float32 by default; ``masks`` per annotator
+    ``(N, D, H, W)`` uint8 with ``mask_labels``, or semantic ``(L+1, D, H, W)``;
+    ``image_labels``; ``image_categories``; ``spacing`` ``(3,)`` mm along ``(D, H, W)``;
+    ``affine`` ``(4, 4)`` float64 from the item's index ``(d, h, w)`` to RAS mm;
+    ``metainfo`` (see ``item_format``).
 
     A project's PNG/JPEG images and videos are left out (see ``prepared.excluded``);
     single-frame DICOM and NIfTI are volumes of depth 1. Arguments are those of
@@ -45,11 +47,11 @@ class VolumeDataset(MultiFrameDataset):
 
         Returns:
             A :class:`~datamint.dataset.sliced_dataset.SlicedVolumeDataset` sharing this
-            dataset's settings and prepared state.
+            dataset's settings, prepared state and split attributes.
 
         Raises:
             ValueError: For any other axis.
         """
         from datamint.dataset.sliced_dataset import SlicedVolumeDataset
 
-        return SlicedVolumeDataset.from_dataset(self, axis)
+        return self._derive(slices=SliceSpec.of(axis), cls=SlicedVolumeDataset)

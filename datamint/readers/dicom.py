@@ -27,9 +27,12 @@ from pydicom.errors import InvalidDicomError
 from datamint.exceptions import InvalidResourceError, UnsupportedFormatError
 from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding, read_head
 from datamint.readers.dicom_geometry import dataset_geometry
+from datamint.readers.dicom_pickle import register as _register_pickling
 from datamint.readers.dicom_pixels import PIXEL_KEYWORDS, decode_pixels, pixel_layout, rescale_of
 
 __all__ = ["DicomReader", "is_dicom", "read_dataset"]
+
+_register_pickling()  # pydicom metainfo must cross DataLoader worker boundaries
 
 
 def is_dicom(head: bytes) -> bool:

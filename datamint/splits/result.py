@@ -88,7 +88,7 @@ class SplitResult(dict):  # type: ignore[type-arg]
             resources=tuple(r for _, res, _ in chosen for r in res),
             annotations=tuple(a for _, _, anns in chosen for a in anns),
         )
-        out = first._derive(combined)
+        out = first._derive(prepared=combined)
         sources = {d.split_source for d, _, _ in chosen}
         stamps = {d.split_as_of_timestamp for d, _, _ in chosen}
         out.split_name = spec

@@ -9,7 +9,12 @@ import torch
 
 from datamint.dataset import ImageDataset, VideoDataset, VolumeDataset
 from datamint.dataset.annotation_processor import AnnotationProcessor
-from datamint.exceptions import AnnotationError, DatamintDatasetException, ValidationError
+from datamint.exceptions import (
+    AnnotationError,
+    CollateError,
+    DatamintDatasetException,
+    ValidationError,
+)
 from tests.dataset.conftest import index_of
 
 
@@ -22,7 +27,7 @@ def brain1(demo_kwargs):
 def test_processor_load_segmentations_matches_items(brain1):
     item = brain1[0]
     proc = brain1.processor
-    masks, codes, anns = proc.load_segmentations(item["annotations"], depth=25)
+    masks, codes, anns = proc.load_segmentations(brain1.get_annotations(0), depth=25)
     assert set(masks) == set(item["masks"])
     for author in masks:
         assert masks[author].dtype == np.uint8 and np.array_equal(
@@ -71,7 +76,7 @@ def test_processor_semantic_and_merge_accept_numpy_and_torch(brain1):
 
 def test_processor_label_and_category_helpers(demo_kwargs):
     ds = ImageDataset(project="demo", **demo_kwargs)
-    item = ds[index_of(ds, "images2d/ct_spine_jpegll.dcm")]
+    item = {"annotations": ds.get_annotations(index_of(ds, "images2d/ct_spine_jpegll.dcm"))}
     proc = ds.processor
     labels = proc.convert_image_labels(item["annotations"])
     cats = proc.convert_image_categories(item["annotations"])
@@ -99,9 +104,12 @@ def test_processor_label_and_category_helpers(demo_kwargs):
 
 def test_collate_frame_segmentations_places_frames(demo_kwargs):
     videos = VideoDataset(project="demo", **demo_kwargs)
-    item = videos[index_of(videos, "videos/ct_lung2_slices.mp4")]
+    index = index_of(videos, "videos/ct_lung2_slices.mp4")
+    item = videos[index]
     alice = [
-        a for a in item["annotations"] if a.is_segmentation and a.created_by == "alice@example.org"
+        a
+        for a in videos.get_annotations(index)
+        if a.is_segmentation and a.created_by == "alice@example.org"
     ]
     volume, code = videos.processor.collate_frame_segmentations(alice, depth=19)
     assert code == 1 and volume.shape == (19, 160, 160)
@@ -110,9 +118,9 @@ def test_collate_frame_segmentations_places_frames(demo_kwargs):
 
 def test_include_and_exclude_filters(demo_kwargs):
     only_bob = VolumeDataset(project="demo", include_annotators=["bob@example.org"], **demo_kwargs)
-    item = only_bob[index_of(only_bob, "volumes/brain1_mr.nii.gz")]
-    assert set(item["masks"]) == {"bob@example.org"}
-    assert {a.created_by for a in item["annotations"]} == {"bob@example.org"}
+    index = index_of(only_bob, "volumes/brain1_mr.nii.gz")
+    assert set(only_bob[index]["masks"]) == {"bob@example.org"}
+    assert {a.created_by for a in only_bob.get_annotations(index)} == {"bob@example.org"}
     no_lesion = VolumeDataset(project="demo", exclude_segmentation_names=["lesion"], **demo_kwargs)
     assert no_lesion[index_of(no_lesion, "volumes/brain1_mr.nii.gz")]["masks"] == {}
     labels = ImageDataset(project="demo", include_image_label_names=["doppler"], **demo_kwargs)
@@ -154,12 +162,13 @@ def test_collate_policies(demo_kwargs):
         filename_pattern="*.png"
     )
     batch = [ds[i] for i in range(len(ds))]
-    with pytest.raises(ValidationError, match="cannot batch key 'image'"):
+    with pytest.raises(CollateError, match="cannot batch key 'image'"):
         ds.get_collate_fn()(batch)
     padded = ds.get_collate_fn("pad")(batch)
     assert padded["image"].shape == (len(batch), 3, 512, 512)
+    assert isinstance(padded["image"], torch.Tensor)
     listed = ds.get_collate_fn("list")(batch)
-    assert isinstance(listed["image"], list)
+    assert isinstance(listed["image"], list) and isinstance(listed["image"][0], torch.Tensor)
     resized = ImageDataset(project="demo", alb_transform=alb.Resize(32, 32), **demo_kwargs).filter(
         filename_pattern="*histology*"
     )
@@ -209,9 +218,8 @@ def test_views_make_no_new_server_calls(demo_kwargs, monkeypatch):
     for axis in ("axial", "coronal", "sagittal"):
         view = vol.slice(axis)
         assert len(view) > 0 and view[len(view) - 1]["image"].ndim == 3
-    from datamint.dataset import SlicedVolumeDataset
 
-    direct = SlicedVolumeDataset.from_dataset(vol, "coronal")
+    direct = vol.slice("coronal")
     assert len(direct) == 120 and direct.split_name is None
 
 
@@ -237,4 +245,4 @@ def test_direct_sliced_construction_group_by_patient_and_concat(demo_kwargs):
         "volumes/lung2_ct.nii.gz",
     }
     both = vol.subset([0]) + vol.subset([1, 2])
-    assert len(both) == 3 and both[2]["resource"].id == vol.resources[2].id
+    assert len(both) == 3 and both[2]["metainfo"]["resource_id"] == vol.resources[2].id

@@ -1,4 +1,5 @@
-"""Item keys, shapes and dtypes of every dataset class on the demo project (contract §7)."""
+"""Items in the existing client's format (``item_format="client"``): keys, shapes and dtypes of
+every dataset class on the demo project. The standard format is in test_standard_items.py."""
 
 from __future__ import annotations
 
@@ -28,11 +29,19 @@ BASE_KEYS = {
     "masks",
     "image_labels",
     "image_categories",
+    "spacing",
+    "affine",
 }
 
 
-def test_image_dataset_holds_the_2d_resources(demo_kwargs, manifest):
-    ds = ImageDataset(project="demo", **demo_kwargs)
+@pytest.fixture
+def client_kwargs(demo_kwargs):
+    """The demo server's arguments, with the existing client's item format."""
+    return {**demo_kwargs, "item_format": "client"}
+
+
+def test_image_dataset_holds_the_2d_resources(client_kwargs, manifest):
+    ds = ImageDataset(project="demo", **client_kwargs)
     expected = {
         r["filename"]
         for r in manifest["resources"]
@@ -42,8 +51,8 @@ def test_image_dataset_holds_the_2d_resources(demo_kwargs, manifest):
     assert len(ds) == 13
 
 
-def test_image_dataset_dicom_item(demo_kwargs):
-    ds = ImageDataset(project="demo", **demo_kwargs)
+def test_image_dataset_dicom_item(client_kwargs):
+    ds = ImageDataset(project="demo", **client_kwargs)
     item = ds[index_of(ds, "images2d/mr_liver_overlay.dcm")]
     assert set(item) == BASE_KEYS | {"mask_labels"}
     assert item["image"].shape == (1, 484, 484)
@@ -64,16 +73,16 @@ def test_image_dataset_dicom_item(demo_kwargs):
     assert all(v.dtype == torch.int64 and v.ndim == 0 for v in cats.values())
 
 
-def test_image_dataset_png_item_has_no_metainfo(demo_kwargs):
-    ds = ImageDataset(project="demo", **demo_kwargs)
+def test_image_dataset_png_item_has_no_metainfo(client_kwargs):
+    ds = ImageDataset(project="demo", **client_kwargs)
     item = ds[index_of(ds, "images2d/histology_he_tile.png")]
     assert item["image"].shape == (3, 240, 240) and item["image"].dtype == np.uint8
     assert item["metainfo"] is None
     assert item["masks"] == {} and "mask_labels" not in item
 
 
-def test_volume_dataset_nifti_item(demo_kwargs):
-    ds = VolumeDataset(project="demo", **demo_kwargs)
+def test_volume_dataset_nifti_item(client_kwargs):
+    ds = VolumeDataset(project="demo", **client_kwargs)
     item = ds[index_of(ds, "volumes/brain1_mr.nii.gz")]
     assert item["image"].shape == (1, 25, 256, 256) and item["image"].dtype == np.float64
     info = item["metainfo"]
@@ -83,8 +92,8 @@ def test_volume_dataset_nifti_item(demo_kwargs):
         assert mask.shape == (1, 25, 256, 256) and mask.dtype == np.uint8
 
 
-def test_volume_dataset_leaves_out_videos_and_plain_images(demo_kwargs):
-    ds = VolumeDataset(project="demo", **demo_kwargs)
+def test_volume_dataset_leaves_out_videos_and_plain_images(client_kwargs):
+    ds = VolumeDataset(project="demo", **client_kwargs)
     kinds = {r.kind.value for r in ds.resources}
     assert kinds == {"dicom", "nifti"}
     assert {r.filename for r in ds.prepared.excluded} >= {
@@ -93,8 +102,8 @@ def test_volume_dataset_leaves_out_videos_and_plain_images(demo_kwargs):
     }
 
 
-def test_video_dataset_item(demo_kwargs):
-    ds = VideoDataset(project="demo", **demo_kwargs)
+def test_video_dataset_item(client_kwargs):
+    ds = VideoDataset(project="demo", **client_kwargs)
     assert len(ds) == 3
     item = ds[index_of(ds, "videos/ct_lung2_slices.mp4")]
     assert item["image"].shape == (3, 19, 160, 160) and item["image"].dtype == np.uint8
@@ -104,8 +113,8 @@ def test_video_dataset_item(demo_kwargs):
         assert mask[0, :4].sum() == 0 and mask[0, 4:15].sum() > 0  # frames 4..14 annotated
 
 
-def test_semantic_masks_per_author_are_one_hot(demo_kwargs):
-    ds = VolumeDataset(project="demo", return_as_semantic_segmentation=True, **demo_kwargs)
+def test_semantic_masks_per_author_are_one_hot(client_kwargs):
+    ds = VolumeDataset(project="demo", return_as_semantic_segmentation=True, **client_kwargs)
     item = ds[index_of(ds, "volumes/breast1_mr.nii.gz")]
     n = len(ds.segmentation_labels) + 1
     for mask in item["masks"].values():
@@ -114,20 +123,20 @@ def test_semantic_masks_per_author_are_one_hot(demo_kwargs):
     assert "mask_labels" not in item
 
 
-def test_merged_semantic_is_a_float_tensor(demo_kwargs):
+def test_merged_semantic_is_a_float_tensor(client_kwargs):
     ds = VolumeDataset(
         project="demo",
         return_as_semantic_segmentation=True,
         semantic_seg_merge_strategy="union",
-        **demo_kwargs,
+        **client_kwargs,
     )
     item = ds[index_of(ds, "volumes/breast1_mr.nii.gz")]
     assert isinstance(item["masks"], torch.Tensor) and item["masks"].dtype == torch.float32
     assert item["masks"].shape == (len(ds.segmentation_labels) + 1, 21, 120, 45)
 
 
-def test_sliced_volume_items(demo_kwargs, manifest):
-    vol = VolumeDataset(project="demo", **demo_kwargs)
+def test_sliced_volume_items(client_kwargs, manifest):
+    vol = VolumeDataset(project="demo", **client_kwargs)
     axial = vol.slice("axial")
     assert isinstance(axial, SlicedVolumeDataset)
     assert len(axial) == sum(r.depth for r in vol.resources)
@@ -147,8 +156,8 @@ def test_sliced_volume_items(demo_kwargs, manifest):
 
 
 @pytest.mark.parametrize("axis", ["coronal", "sagittal", 1, 2])
-def test_sliced_off_axis_matches_volume(demo_kwargs, axis):
-    vol = VolumeDataset(project="demo", **demo_kwargs).filter(filename_pattern="volumes/breast1*")
+def test_sliced_off_axis_matches_volume(client_kwargs, axis):
+    vol = VolumeDataset(project="demo", **client_kwargs).filter(filename_pattern="volumes/breast1*")
     sliced = vol.slice(axis)
     full = vol[0]
     k = 7
@@ -159,19 +168,19 @@ def test_sliced_off_axis_matches_volume(demo_kwargs, axis):
         assert np.array_equal(mask, take(full["masks"][author]))
 
 
-def test_bad_axis_is_a_value_error(demo_kwargs):
+def test_bad_axis_is_a_value_error(client_kwargs):
     with pytest.raises(ValueError, match="'oblique' is not one of"):
-        VolumeDataset(project="demo", **demo_kwargs).slice("oblique")
+        VolumeDataset(project="demo", **client_kwargs).slice("oblique")
 
 
-def test_frame_by_frame_carries_every_setting(demo_kwargs):
+def test_frame_by_frame_carries_every_setting(client_kwargs):
     videos = VideoDataset(
         project="demo",
         image_labels_merge_strategy="union",
         image_categories_merge_strategy="mode",
         return_as_semantic_segmentation=True,
         semantic_seg_merge_strategy="intersection",
-        **demo_kwargs,
+        **client_kwargs,
     )
     frames = videos.frame_by_frame()
     assert isinstance(frames, SlicedVideoDataset)
@@ -191,8 +200,8 @@ def test_frame_by_frame_carries_every_setting(demo_kwargs):
     assert item["metainfo"]["geometry"].spacing_mm in (None, (None, None, None))  # pixels, not mm
 
 
-def test_empty_slice_masks_are_uint8(demo_kwargs):
-    frames = VideoDataset(project="demo", **demo_kwargs).frame_by_frame()
+def test_empty_slice_masks_are_uint8(client_kwargs):
+    frames = VideoDataset(project="demo", **client_kwargs).frame_by_frame()
     videos = frames.resources
     i = [r.filename for r in videos].index("videos/ct_lung2_slices.mp4")
     item = frames[sum(r.depth for r in videos[:i])]  # frame 0: no lesion drawn
@@ -200,13 +209,13 @@ def test_empty_slice_masks_are_uint8(demo_kwargs):
         assert mask.dtype == np.uint8 and mask.sum() == 0
 
 
-def test_return_metainfo_false_omits_it(demo_kwargs):
-    ds = ImageDataset(project="demo", return_metainfo=False, **demo_kwargs)
+def test_return_metainfo_false_omits_it(client_kwargs):
+    ds = ImageDataset(project="demo", return_metainfo=False, **client_kwargs)
     assert "metainfo" not in ds[0]
 
 
-def test_uint16_dicom_is_scaled_with_one_warning(demo_kwargs):
-    ds = ImageDataset(project="demo", **demo_kwargs)
+def test_uint16_dicom_is_scaled_with_one_warning(client_kwargs):
+    ds = ImageDataset(project="demo", **client_kwargs)
     with pytest.warns(DatamintWarning, match="min-max scaled to uint8"):
         item = ds[index_of(ds, "images2d/mr_liver_overlay.dcm")]
     assert (
@@ -218,17 +227,17 @@ def test_uint16_dicom_is_scaled_with_one_warning(demo_kwargs):
     assert again["image"].dtype == np.uint8
 
 
-def test_ct_comes_out_in_hounsfield_units(demo_kwargs):
+def test_ct_comes_out_in_hounsfield_units(client_kwargs):
     """The Modality LUT is applied (RescaleIntercept -1024): int16 HU, not rescaled further."""
-    ds = VolumeDataset(project="demo", **demo_kwargs)
+    ds = VolumeDataset(project="demo", **client_kwargs)
     series = ds[index_of(ds, "series/ct_lung2/")]["image"]
     assert series.dtype == np.int16 and series.min() < -900 and series.max() > 0
 
 
 @pytest.mark.parametrize("filename", ["volumes/brain1_mr.nii.gz", "series/ct_lung2/"])
 @pytest.mark.parametrize("axis", [0, 1, 2])
-def test_sliced_items_carry_the_slice_geometry(demo_kwargs, filename, axis):
-    vol = VolumeDataset(project="demo", **demo_kwargs).filter(filename_pattern=filename)
+def test_sliced_items_carry_the_slice_geometry(client_kwargs, filename, axis):
+    vol = VolumeDataset(project="demo", **client_kwargs).filter(filename_pattern=filename)
     volume_geometry = vol.loader.geometry(vol.resources[0])
     sliced = vol.slice(axis)
     k = 5

@@ -285,7 +285,7 @@ def test_boxes_follow_a_2d_transform(phantom):
 def test_external_annotations_are_kept_only_on_request(phantom):
     default = VolumeDataset(project="phantom", **_kwargs(phantom))
     assert default.segmentation_labels == ["tumour"]
-    assert "cyst" not in {a.identifier for a in default[0]["annotations"]}
+    assert "cyst" not in {a.identifier for a in default.get_annotations(0)}
     external = VolumeDataset(project="phantom", allow_external_annotations=True, **_kwargs(phantom))
     assert external.segmentation_labels == ["tumour", "cyst"]  # appended, next code
     item = external[0]

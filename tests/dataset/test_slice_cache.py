@@ -40,8 +40,8 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
         ).array
         expected, _ = loading.to_item_dtype(decoded)
         assert expected.dtype == np.int16  # the cache keeps the NIfTI's stored dtype ...
-        expected = expected.astype(np.float64)  # ... and items are float64 (contract §7.1)
-        first = int(sliced._offsets()[sliced.resources.index(res)])
+        expected = expected.astype(np.float32)  # ... and items are float32 by default
+        first = int(sliced.item_index.offsets[sliced.resources.index(res)])
         n = expected.shape[1 + sliced.slice_axis_index]
         for k in (0, n // 2, n - 1):
             image = sliced[first + k]["image"]
@@ -52,7 +52,7 @@ def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, ax
 
 @pytest.mark.parametrize(
     ("image_dtype", "want"),
-    [("stored", np.int16), (np.float32, np.float32), ("float64", np.float64), (None, np.float64)],
+    [("stored", np.int16), (np.float32, np.float32), ("float64", np.float64), (None, np.float32)],
 )
 def test_image_dtype_chooses_the_item_dtype(demo_server, tmp_path, image_dtype, want):
     kwargs = _kwargs(demo_server, tmp_path / "cache", None)
@@ -83,7 +83,7 @@ def test_stored_keeps_uint16_unscaled(demo_server, tmp_path):
 
     kwargs = _kwargs(demo_server, tmp_path / "cache", None)
     stored = VolumeDataset(project="demo", image_dtype="stored", **kwargs)
-    contract = VolumeDataset(project="demo", **kwargs)
+    contract = VolumeDataset(project="demo", item_format="client", **kwargs)
     found = False
     for i, res in enumerate(stored.resources):
         decoded = read_file(
@@ -105,13 +105,13 @@ def test_video_frames_from_the_slice_cache(demo_server, tmp_path):
     )
     frames = videos.frame_by_frame()
     whole = np.asarray(videos[0]["image"])
-    assert frames[1]["image"].dtype == np.uint8
+    assert frames[1]["image"].dtype == np.float32
     assert np.array_equal(frames[1]["image"], whole[:, 1])
 
 
 def test_offsets_are_a_numpy_array(demo_server, tmp_path):
     sliced = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path, None)).slice("axial")
-    offsets = sliced._offsets()
+    offsets = sliced.item_index.offsets
     assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64
     assert len(sliced) == offsets[-1] and sliced.locate(int(offsets[1])) == (1, 0)
 

@@ -112,7 +112,10 @@ def test_slicing_a_thousand_volumes_decodes_no_pixels(
     last = len(view) - 1
     ri, k = view.locate(last)
     assert ri == len(view.resources) - 1 and k == by_name[view.resources[ri].filename][dim] - 1
-    assert isinstance(view._offsets(), np.ndarray) and view._offsets().dtype == np.int64
+    assert (
+        isinstance(view.item_index.offsets, np.ndarray)
+        and view.item_index.offsets.dtype == np.int64
+    )
     # only the resources without size metadata were downloaded, for their headers
     downloaded = {p.parent.parent.name for p in tmp_path.glob("files/resources/*/*/data")}
     assert downloaded == many_volumes["stripped"]
@@ -128,8 +131,8 @@ def test_sliced_items_agree_with_the_sizes(many_volumes, tmp_path):
     for resource in picked:
         d, h, w = shapes[int(resource.filename[4:8])]
         ri = view.resources.index(resource)
-        first = int(view._offsets()[ri])
+        first = int(view.item_index.offsets[ri])
         assert view[first]["image"].shape == (1, d, h)
         assert view[first + w - 1]["image"].shape == (1, d, h)
         assert view.locate(first + w - 1) == (ri, w - 1)
-        assert int(view._offsets()[ri + 1]) == first + w
+        assert int(view.item_index.offsets[ri + 1]) == first + w

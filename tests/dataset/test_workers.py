@@ -37,7 +37,7 @@ def test_multiworker_loading(demo_kwargs, context, name):
     got = list(loader)
     assert len(got) == len(expected)
     for a, b in zip(got, expected, strict=True):
-        assert a["resource"].id == b["resource"].id
+        assert a["metainfo"]["resource_id"] == b["metainfo"]["resource_id"]
         assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
         for author in b["masks"]:
             assert np.array_equal(np.asarray(a["masks"][author]), np.asarray(b["masks"][author]))

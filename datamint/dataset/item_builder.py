@@ -1,0 +1,195 @@
+"""``ItemBuilder``: one item from a resource, its annotations and a region.
+
+The builder is made once per process (per DataLoader worker) and holds what every item
+of a dataset shares: the loader (caches and open volumes), one
+:class:`~datamint.dataset.annotation_processor.AnnotationProcessor`, and the per-volume
+slice geometry. Building an item opens the volume once, reads the header once per
+resource version (memoised by the loader), cuts the region, gathers each annotator's
+masks for it, runs the transform, and assembles the keys of the item format:
+
+``"standard"`` (default)
+    ``image``, the target keys, ``spacing``, ``affine`` and, with ``return_metainfo``,
+    ``metainfo`` = ``{"resource_id", "filename", "modality", "plane", "index"}`` (str,
+    str, str, str, int; ``plane`` ``""`` and ``index`` -1 for whole resources and 2-D images).
+    Only arrays, numbers and strings: every item pickles cheaply into and out of
+    DataLoader workers, and fixed-shape items batch with torch's default collate.
+``"client"``
+    The existing Datamint client's keys: ``image``, ``metainfo`` (the reader's header:
+    a pydicom ``Dataset`` without pixel data, the NIfTI header dict, None; on 2-D slices
+    ``{"slice_axis", "slice_index", "parent", "geometry"}``), ``annotations`` (the
+    ``Annotation`` entities), ``resource`` (the ``Resource``), the target keys, plus
+    ``spacing`` and ``affine``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from datamint.dataset.annotation_processor import AnnotationProcessor
+from datamint.dataset.augment import TransformRunner
+from datamint.dataset.collate import Item
+from datamint.dataset.config import DatasetConfig
+from datamint.dataset.item_geometry import (
+    geometry_rule,
+    item_affine,
+    spacing_of,
+    transformed_affine,
+)
+from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.loading import ItemLoader
+from datamint.dataset.regions import Region
+from datamint.entities import Annotation, Resource
+from datamint.exceptions import InvalidResourceError
+
+__all__ = ["ItemBuilder"]
+
+
+class ItemBuilder:
+    """Builds the items of one dataset in one process.
+
+    Args:
+        config: The dataset's settings (item format, target options, metainfo).
+        schema: The dataset's label schema.
+        loader: This process's loader.
+    """
+
+    def __init__(self, config: DatasetConfig, schema: LabelSchema, loader: ItemLoader) -> None:
+        self.config = config
+        self.loader = loader
+        self.processor = AnnotationProcessor(schema, config.targets, loader.mask)
+        # (resource version, axis) -> (affine of slice 0, step of the origin per slice)
+        self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._rules: dict[int, str] = {}
+
+    def build(
+        self,
+        resource: Resource,
+        annotations: tuple[Annotation, ...],
+        region: Region,
+        *,
+        plane: str = "",
+        augment: TransformRunner | None = None,
+        single_frame: bool = False,
+    ) -> Item:
+        """The item showing ``region`` of ``resource``.
+
+        Args:
+            resource: The resource.
+            annotations: Its annotations after every filter.
+            region: The whole resource, or one slice (``Region(axis, index)``).
+            plane: The slice's name for ``metainfo`` (``"axial"``, ``"frame"``, ...);
+                ``""`` for whole resources.
+            augment: The dataset's albumentations transform, if any.
+            single_frame: Require one frame (2-D image datasets).
+
+        Returns:
+            An :class:`~datamint.dataset.collate.Item` (module docstring for the keys).
+
+        Raises:
+            InvalidResourceError: If a 2-D image has several frames, or the file has fewer
+                slices than its metadata promised.
+            ReaderError, AnnotationError, DownloadError: From decoding and targets; they
+                name the resource or annotation.
+        """
+        loader = self.loader
+        volume = loader.image(resource, axis_hint=region.axis)  # (C, D, H, W), opened once
+        dhw = tuple(int(n) for n in volume.shape[1:])
+        if single_frame and dhw[0] != 1:
+            raise InvalidResourceError(
+                f"resource {resource.id} ({resource.filename}) has {dhw[0]} frames; ImageDataset "
+                "needs single-frame images (use VolumeDataset or VideoDataset)"
+            )
+        if region.axis is not None and region.index >= dhw[region.axis]:
+            raise InvalidResourceError(
+                f"resource {resource.id} ({resource.filename}): its metadata promised slice "
+                f"{region.index} along {plane or region.axis}, the file has {dhw[region.axis]}"
+            )
+        image = region.take(volume)
+        cast = loader.item_dtype(resource)
+        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
+            cast is not None and image.dtype != cast
+        ):  # copy unless the slice is already a fresh array of the item's dtype
+            image = np.array(image, dtype=cast)
+
+        processor, opts = self.processor, self.config.targets
+        instances: dict[str, list[np.ndarray]] = {}
+        codes: dict[str, list[int]] = {}
+        if opts.return_segmentations:
+            instances, codes = processor.instances(annotations, dhw, region, loader.mask)
+        boxes = processor.boxes(annotations, region) if opts.return_boxes else None
+        affine = self._affine(resource, region)
+        if augment is not None:
+            before = tuple(image.shape[1:])
+            if image.ndim == 3:
+                image, instances, boxes = augment.run_2d(image, instances, boxes)
+            else:
+                image, instances = augment.run_3d(image, instances)
+            affine = transformed_affine(affine, self._rule(augment), before, tuple(image.shape[1:]))
+
+        item = Item(image=image)
+        standard = self.config.item_format == "standard"
+        if not standard:
+            if self.config.return_metainfo:
+                item["metainfo"] = self._client_metainfo(resource, region, plane)
+            item["annotations"] = list(annotations)
+            item["resource"] = resource
+        if opts.return_segmentations:
+            encoded = processor.encode_segmentations(instances, codes, tuple(image.shape[1:]))
+            if standard and not opts.semantic:
+                encoded.setdefault("mask_labels", {})
+            item.update(encoded)
+        if boxes is not None:
+            item.update(boxes)
+        item["image_labels"] = processor.image_labels(annotations)
+        item["image_categories"] = processor.image_categories(annotations)
+        item["spacing"] = spacing_of(affine, image.ndim - 1)
+        item["affine"] = affine
+        if standard and self.config.return_metainfo:
+            item["metainfo"] = {
+                "resource_id": resource.id,
+                "filename": resource.filename or "",
+                "modality": resource.modality or "",
+                "plane": plane,
+                "index": region.index if plane else -1,
+            }
+        return item
+
+    def _rule(self, augment: TransformRunner) -> str:
+        key = id(augment.transform)
+        rule = self._rules.get(key)
+        if rule is None:
+            rule = self._rules[key] = geometry_rule(augment.transform)
+        return rule
+
+    def _affine(self, resource: Resource, region: Region) -> np.ndarray:
+        """The item's affine; slices reuse the volume's slice-0 affine and per-slice step."""
+        geometry = self.loader.geometry(resource)
+        if region.axis is None:
+            return item_affine(geometry, region)
+        key = (self.loader.version(resource), region.axis)
+        cached = self._slice_affines.get(key)
+        if cached is None:
+            first = item_affine(geometry, Region(region.axis, 0))
+            try:
+                step = item_affine(geometry, Region(region.axis, 1))[:, 3] - first[:, 3]
+            except ValueError:  # a single 2-D image: there is no slice 1
+                step = np.zeros(4)
+            cached = self._slice_affines[key] = (first, step)
+        first, step = cached
+        affine = first.copy()
+        affine[:, 3] += region.index * step
+        return affine
+
+    def _client_metainfo(self, resource: Resource, region: Region, plane: str) -> Any:
+        info = self.loader.metainfo(resource)
+        if region.axis is None or plane == "":
+            return info
+        geometry = self.loader.geometry(resource)
+        return {
+            "slice_axis": plane,
+            "slice_index": region.index,
+            "parent": info,
+            "geometry": None if geometry is None else geometry.slice(region.axis, region.index),
+        }
