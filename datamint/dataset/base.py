@@ -219,7 +219,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         when offline."""
         if self._api is None:
             if self.offline:
-                from datamint.storage.manifest import OfflineApi
+                from datamint.api.offline import OfflineApi
 
                 self._api = OfflineApi(self.cache_root, server_url=self.server_url)
             else:
@@ -240,7 +240,7 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         if self.offline:
             return fetch(self.api)
         from datamint.exceptions import CacheError
-        from datamint.storage.manifest import ManifestRecorder
+        from datamint.api.recorder import ManifestRecorder
 
         if getattr(self, "_recorder", None) is None:
             self._recorder = ManifestRecorder(self.api)  # shared by derived datasets
