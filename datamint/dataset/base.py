@@ -239,8 +239,8 @@ class DatamintBaseDataset(SelectionMixin, LoadingMixin, Dataset):
         """
         if self.offline:
             return fetch(self.api)
-        from datamint.exceptions import CacheError
         from datamint.api.recorder import ManifestRecorder
+        from datamint.exceptions import CacheError
 
         if getattr(self, "_recorder", None) is None:
             self._recorder = ManifestRecorder(self.api)  # shared by derived datasets
