@@ -57,6 +57,7 @@ from datamint.geometry_frames import (
 )
 
 __all__ = [
+    "PLANES",
     "Calibration",
     "Geometry",
     "NAxis",
@@ -65,6 +66,12 @@ __all__ = [
     "ras_to_lps",
     "reverse_index_axes",
 ]
+
+PLANES = ("axial", "coronal", "sagittal")
+"""Slicing plane names, by axis of a ``(D, H, W)`` volume (axes N, H, W of ``(C, N, H, W)``):
+``axial`` slices along n (depth), ``coronal`` along h (rows), ``sagittal`` along w
+(columns). They name array axes; for a volume not stored axial-first, the patient plane
+of each is given by :attr:`Geometry.orientation`."""
 
 
 class NAxis(str, enum.Enum):

@@ -253,7 +253,7 @@ def offline_requested() -> bool:
 
     Offline, datasets prepare from the project manifest in the cache root and read files
     from the cache only; nothing is sent to any server (see
-    :class:`datamint.storage.manifest.OfflineApi`).
+    :class:`datamint.api.offline.OfflineApi`).
 
     Returns:
         True for ``1``, ``true``, ``yes`` or ``on`` (any case); False when the variable

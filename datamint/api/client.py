@@ -9,6 +9,8 @@ one mixin per endpoint group; ``Api`` combines them and resolves the settings.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
 from datamint.api.endpoints import (
@@ -90,3 +92,9 @@ class Api(
             except BaseException:
                 self.close()
                 raise
+
+
+if TYPE_CHECKING:  # mypy checks that Api is a ProjectReader
+    from datamint.api.reader import ProjectReader
+
+    _IS_READER: type[ProjectReader] = Api

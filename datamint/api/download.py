@@ -29,13 +29,12 @@ from pathlib import Path
 import httpx
 
 from datamint.exceptions import IntegrityError, NetworkError
+from datamint.storage.hashing import CHUNK_BYTES as CHUNK_BYTES
+from datamint.storage.hashing import hash_file as _hash_file
 
 __all__ = ["CHUNK_BYTES", "DownloadResult", "download_file", "etag_sha256", "partial_path"]
 
 logger = logging.getLogger(__name__)
-
-CHUNK_BYTES = 1 << 20
-"""Bytes read per chunk while hashing a partial file."""
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CONTENT_RANGE_RE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$", re.IGNORECASE)
@@ -93,16 +92,6 @@ def etag_sha256(etag: str | None) -> str | None:
         return None
     cleaned = cleaned.lower()
     return cleaned if _SHA256_RE.match(cleaned) else None
-
-
-def _hash_file(path: Path) -> tuple[hashlib._Hash, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher, size
 
 
 class _Restart(Exception):

@@ -2,10 +2,11 @@
 
 :func:`sync_project` is what ``datamint download --project NAME`` runs: it fetches what
 dataset preparation needs (contract §4.1) through a
-:class:`~datamint.storage.manifest.ManifestRecorder`, writes the project manifest, then
+:class:`~datamint.api.recorder.ManifestRecorder`, writes the project manifest, then
 downloads every resource file (and segmentation file) that is not cached yet with a
 bounded thread pool, and writes the manifest again with the files' hashes. After it, the
-project's datasets prepare and load with no server (``OfflineApi``).
+project's datasets prepare and load with no server
+(:class:`~datamint.api.offline.OfflineApi`).
 
 :func:`fetch_files` is the download half alone (also used by the prefetch benchmark).
 It does not import :mod:`datamint.dataset`.
@@ -22,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datamint.api.reader import ProjectReader
+from datamint.api.recorder import ManifestRecorder
 from datamint.exceptions import DatamintException
 from datamint.storage.file_cache import FileCache
-from datamint.storage.manifest import ManifestRecorder
+from datamint.storage.file_cache.download import Downloader
 
 __all__ = ["FetchReport", "SyncReport", "fetch_files", "sync_project"]
 
@@ -86,7 +89,7 @@ class FetchReport:
 
 
 def fetch_files(
-    api: Any,
+    api: Downloader,
     cache: FileCache,
     jobs: Sequence[FileJob],
     *,
@@ -101,7 +104,8 @@ def fetch_files(
     recorded and the other files go on.
 
     Args:
-        api: The :class:`~datamint.api.Api` to download with.
+        api: The client to download with (an :class:`~datamint.api.Api`, or any
+            :class:`~datamint.storage.file_cache.download.Downloader`).
         cache: The file cache to fill.
         jobs: ``(kind, record)`` pairs; ``kind`` is ``"resources"`` or ``"annotations"``.
         workers: Concurrent downloads (threads), at least 1.
@@ -184,7 +188,7 @@ class SyncReport(FetchReport):
 
 
 def sync_project(
-    api: Any,
+    api: ProjectReader,
     project: str,
     *,
     cache_root: str | os.PathLike[str] | None = None,
@@ -199,7 +203,9 @@ def sync_project(
     each worklist's segmentation group, its current split rows; then the files.
 
     Args:
-        api: The :class:`~datamint.api.Api`.
+        api: The client: an :class:`~datamint.api.Api` (any
+            :class:`~datamint.api.reader.ProjectReader`; its ``server_url``, when it has
+            one, goes into the manifest).
         project: The project name (exact).
         cache_root: Cache root; :func:`datamint.settings.cache_root` when ``None``.
         include_annotations: Also download every segmentation file.

@@ -17,7 +17,6 @@ a numpy dtype casts every item to it in the worker (e.g. ``np.float32``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import warnings
@@ -33,6 +32,7 @@ from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
 from datamint.geometry import Geometry
 from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
+from datamint.storage.hashing import file_sha256
 from datamint.storage.layout import annotation_version_info
 from datamint.storage.slice_cache import SliceCache, StoredVolume
 from datamint.targets.masks import binarize_mask
@@ -64,15 +64,6 @@ def parse_image_dtype(image_dtype: Any) -> str | np.dtype | None:
             "image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; "
             f"got {image_dtype!r}"
         ) from None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def to_item_dtype(array: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

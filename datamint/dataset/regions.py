@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AXIS_NAMES", "Region"]
+from datamint.geometry import PLANES as AXIS_NAMES  # axes 0, 1, 2 of a (D, H, W) array
 
-AXIS_NAMES = ("axial", "coronal", "sagittal")  # axes 0, 1, 2 of a (D, H, W) array
+__all__ = ["AXIS_NAMES", "Region"]
 
 
 @dataclass(frozen=True)

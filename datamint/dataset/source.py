@@ -49,7 +49,7 @@ class DataSource:
         if self._api is None:
             config = self.config
             if config.offline:
-                from datamint.storage.manifest import OfflineApi
+                from datamint.api.offline import OfflineApi
 
                 self._api = OfflineApi(config.cache_root, server_url=config.server_url)
             else:
@@ -69,8 +69,8 @@ class DataSource:
         """
         if self.config.offline:
             return fetch(self.api)
+        from datamint.api.recorder import ManifestRecorder
         from datamint.exceptions import CacheError
-        from datamint.storage.manifest import ManifestRecorder
 
         if self._recorder is None:
             self._recorder = ManifestRecorder(self.api)

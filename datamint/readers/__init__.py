@@ -19,7 +19,10 @@ Example:
     ((1, 19, 161, 182), (5.0, 0.627, 0.627))
 """
 
-from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult
+import warnings
+from typing import Any
+
+from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, hint_kind
 from datamint.readers.registry import (
     get_reader,
     read_file,
@@ -27,7 +30,6 @@ from datamint.readers.registry import (
     reader_version,
     readers,
     register_reader,
-    resource_kind,
 )
 
 __all__ = [
@@ -36,10 +38,24 @@ __all__ = [
     "ReadResult",
     "Reader",
     "get_reader",
+    "hint_kind",
     "read_file",
     "read_header",
     "reader_version",
     "readers",
     "register_reader",
-    "resource_kind",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``resource_kind``: the old name of :func:`hint_kind`, with a ``DeprecationWarning``
+    (:func:`datamint.schema.resource_kind` classifies a whole record)."""
+    if name == "resource_kind":
+        warnings.warn(
+            "datamint.readers.resource_kind is deprecated; use datamint.readers.hint_kind "
+            "(or datamint.schema.resource_kind for a Resource record)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return hint_kind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,7 @@ import numpy as np
 
 from datamint.exceptions import InvalidResourceError, ReaderError
 from datamint.geometry import Geometry
+from datamint.schema import ResourceKind, resource_kind
 
 __all__ = [
     "HEAD_BYTES",
@@ -30,6 +31,7 @@ __all__ = [
     "HeaderInfo",
     "ReadResult",
     "Reader",
+    "hint_kind",
     "read_head",
 ]
 
@@ -52,6 +54,25 @@ class FileHint:
     filename: str | None = None
     mimetype: str | None = None
     storage: str | None = None
+
+
+def hint_kind(hint: FileHint | None) -> str | None:
+    """The resource kind a hint names, by the one table of :func:`datamint.schema.resource_kind`.
+
+    Args:
+        hint: What the Resource record says, or ``None``.
+
+    Returns:
+        ``"dicom"``, ``"nifti"``, ``"volume"``, ``"video"`` or ``"image"`` (the values
+        of :class:`~datamint.schema.ResourceKind` that a reader may serve); ``None`` when
+        there is no hint or it matches no kind (``generic``).
+    """
+    if hint is None:
+        return None
+    kind = resource_kind(
+        {"filename": hint.filename, "mimetype": hint.mimetype, "storage": hint.storage}
+    )
+    return None if kind is ResourceKind.GENERIC else kind.value
 
 
 class Deferred:
@@ -169,12 +190,10 @@ class Reader(abc.ABC):
 
     def accepts(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> bool:
         """Whether this reader takes the file: by its bytes, else by the hint's kind."""
-        from datamint.readers.registry import resource_kind  # registry imports readers
-
         path = Path(path)
         if self.sniff(path, read_head(path)):
             return True
-        return resource_kind(hint) in self.kinds
+        return hint_kind(hint) in self.kinds
 
     @abc.abstractmethod
     def read(self, path: str | os.PathLike[str], hint: FileHint | None = None) -> ReadResult:

@@ -8,7 +8,8 @@ Detection order:
    byte 4, RIFF AVI or Matroska -> ``video``; PNG/JPEG signatures -> ``image``.
    Readers registered with :func:`register_reader` are asked first.
 2. **Hint** (contract §5.1): the resource kind from ``storage``, ``mimetype`` and
-   ``filename`` (:func:`resource_kind`), served by the reader listing that kind.
+   ``filename`` (:func:`~datamint.readers.base.hint_kind`, by the table of
+   :func:`datamint.schema.resource_kind`), served by the reader listing that kind.
 3. Otherwise :class:`~datamint.exceptions.UnsupportedFormatError`, naming the file
    and every reader tried with what it looks for.
 """
@@ -19,7 +20,7 @@ import os
 from pathlib import Path
 
 from datamint.exceptions import UnsupportedFormatError
-from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, read_head
+from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, hint_kind, read_head
 from datamint.readers.dicom import DicomReader
 from datamint.readers.dicom_series import DicomSeriesReader
 from datamint.readers.image import ImageReader
@@ -33,7 +34,6 @@ __all__ = [
     "reader_version",
     "readers",
     "register_reader",
-    "resource_kind",
 ]
 
 _READERS: list[Reader] = [
@@ -43,52 +43,6 @@ _READERS: list[Reader] = [
     VideoReader(),
     ImageReader(),
 ]
-
-# Contract §5.1: (kind, storage names, exact mimetypes, mimetype prefixes, filename suffixes),
-# highest priority first.
-_Names = tuple[str, ...]
-_KINDS: tuple[tuple[str, _Names, _Names, _Names, _Names], ...] = (
-    (
-        "dicom",
-        ("dicomresource", "dicomresourcehandler"),
-        ("application/dicom", "application/x-dicom"),
-        (),
-        (".dcm", ".dicom"),
-    ),
-    (
-        "nifti",
-        ("niftiresource", "niftiresourcehandler"),
-        ("application/x-nifti", "image/x.nifti", "application/nifti"),
-        (),
-        (".nii", ".nii.gz"),
-    ),
-    ("volume", ("volumeresource", "volumeresourcehandler"), (), (), ()),
-    ("video", ("videoresource", "videoresourcehandler"), (), ("video/",), ()),
-    ("image", ("imageresource", "imageresourcehandler"), (), ("image/",), ()),
-)
-
-
-def resource_kind(hint: FileHint | None) -> str | None:
-    """The resource kind of contract §5.1 (``dicom``, ``nifti``, ``volume``, ``video``,
-    ``image``) from a hint, or ``None``.
-
-    Kinds are tried from the highest priority down; one matches when its storage name
-    (exact), mimetype (exact, or prefix where the contract says so) or filename suffix
-    matches, ignoring case.
-    """
-    if hint is None:
-        return None
-    storage = (hint.storage or "").lower()
-    mimetype = (hint.mimetype or "").lower()
-    filename = (hint.filename or "").lower()
-    for kind, storages, mimetypes, prefixes, suffixes in _KINDS:
-        if storage and storage in storages:
-            return kind
-        if mimetype and (mimetype in mimetypes or any(mimetype.startswith(p) for p in prefixes)):
-            return kind
-        if filename and any(filename.endswith(suffix) for suffix in suffixes):
-            return kind
-    return None
 
 
 def readers() -> tuple[Reader, ...]:
@@ -123,7 +77,7 @@ def get_reader(path: str | os.PathLike[str], hint: FileHint | None = None) -> Re
     for reader in _READERS:
         if reader.sniff(path, head):
             return reader
-    kind = resource_kind(hint)
+    kind = hint_kind(hint)
     for reader in _READERS:
         if kind is not None and kind in reader.kinds:
             return reader

@@ -30,8 +30,7 @@ from datamint.server.deps import (
 )
 from datamint.server.errors import ApiError
 from datamint.server.listing import json_response
-from datamint.server.models import Annotation
-from datamint.server.models_extra import AnnotationPatch, FrameRanges, FrameRangesPut
+from datamint.server.models import Annotation, AnnotationPatch, FrameRanges, FrameRangesPut
 from datamint.server.store import ProjectStore
 from datamint.server.timeutil import format_us, now_us
 

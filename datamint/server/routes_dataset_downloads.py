@@ -27,8 +27,7 @@ from datamint.server.deps import (
 from datamint.server.errors import ApiError, not_found
 from datamint.server.files import blob_response
 from datamint.server.listing import json_array
-from datamint.server.models import Resource
-from datamint.server.models_extra import DownloadToken
+from datamint.server.models import DownloadToken, Resource
 from datamint.server.store import ProjectStore
 from datamint.server.store.resources import dumps
 from datamint.server.timeutil import format_us, to_us

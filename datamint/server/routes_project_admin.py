@@ -25,13 +25,13 @@ from datamint.server.deps import (
 )
 from datamint.server.errors import ApiError, not_found
 from datamint.server.listing import json_response
-from datamint.server.models import Project
-from datamint.server.models_extra import (
+from datamint.server.models import (
     AnnotationsExport,
     AnnotationsStatistic,
     AnnotationStatus,
     AnnotatorStatistic,
     FilesMatrixStatistic,
+    Project,
     ProjectPatch,
 )
 from datamint.server.project_stats import (

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from datamint.api.client import Api
+    from datamint.api.reader import ProjectReader
 
 __all__ = ["project_assignments", "utc_now_iso"]
 
@@ -16,11 +16,13 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def project_assignments(api: Api, project_id: str, as_of_timestamp: str | None) -> dict[str, str]:
+def project_assignments(
+    api: ProjectReader, project_id: str, as_of_timestamp: str | None
+) -> dict[str, str]:
     """Map resource id -> split name from ``GET /projects/{pid}/splits``.
 
     Args:
-        api: The client.
+        api: The client (online, offline or recording).
         project_id: The project.
         as_of_timestamp: Passed through verbatim; None asks for the current rows.
 

@@ -27,11 +27,12 @@ from typing import Any
 import filelock
 import numpy as np
 
-from datamint.storage.file_cache.entry import file_sha256
+from datamint.geometry import PLANES
 from datamint.storage.file_cache.maintenance import VerifyReport
+from datamint.storage.hashing import file_sha256
 from datamint.storage.layout import ARRAYS_DIR
 from datamint.storage.locks import key_lock
-from datamint.storage.slice_cache import AXES, SLICES_DIR
+from datamint.storage.slice_cache import SLICES_DIR
 from datamint.storage.slice_formats import FORMATS
 
 __all__ = [
@@ -142,7 +143,7 @@ def _layout_entry(entry: Path) -> DecodedEntry:
     found = DecodedEntry(entry, layout=True)
     files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
     claimed: set[Path] = set()
-    for axis in AXES:
+    for axis in PLANES:
         sidecar = entry / f"{axis}.json"
         meta = _read_json(sidecar)
         try:

@@ -19,7 +19,6 @@ through the OS page cache; each process keeps a small LRU of open layouts.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -27,12 +26,14 @@ import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
+from datamint.geometry import PLANES as AXES
 from datamint.storage.atomic import atomic_write_text
 from datamint.storage.cache_key import cache_key
+from datamint.storage.hashing import file_sha256 as _sha256
 from datamint.storage.locks import key_lock
 from datamint.storage.slice_formats import LayoutReader, get_format
 
@@ -40,17 +41,8 @@ __all__ = ["SliceCache", "StoredVolume"]
 
 _LOG = logging.getLogger(__name__)
 
-AXES = ("axial", "coronal", "sagittal")
 SLICES_DIR = "slices"  # this cache's folder inside ``<root>/arrays``
 Decoder = Callable[[], tuple[np.ndarray, dict[str, Any]]]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class StoredVolume:
@@ -95,7 +87,11 @@ class StoredVolume:
             return reader.read(index % n)
 
     def take(
-        self, indices: Any, axis: int | None = None, out: Any = None, mode: str = "raise"
+        self,
+        indices: Any,
+        axis: int | None = None,
+        out: np.ndarray | None = None,
+        mode: Literal["raise", "wrap", "clip"] = "raise",
     ) -> np.ndarray:
         """``np.take`` support: one integer index along a spatial axis reads one slice."""
         if axis is not None and out is None and np.ndim(indices) == 0:
@@ -109,7 +105,7 @@ class StoredVolume:
         return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, item: Any) -> np.ndarray:
-        return np.asarray(self)[item]
+        return cast(np.ndarray, np.asarray(self)[item])
 
 
 class SliceCache:

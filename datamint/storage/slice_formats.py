@@ -30,8 +30,9 @@ import io
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -81,13 +82,13 @@ class _B2ndReader:
 
     def read(self, index: int) -> np.ndarray:
         if not self._direct:
-            return self._array[:, index]
+            return cast(np.ndarray, self._array[:, index])
         out = np.empty(self._slice_shape, self._dtype)
         self._schunk.decompress_chunk(index, dst=out)
         return out
 
     def read_all(self) -> np.ndarray:
-        return self._array[...]
+        return cast(np.ndarray, self._array[...])
 
 
 def b2nd_cparams(dtype: np.dtype) -> dict[str, Any]:
@@ -139,9 +140,9 @@ class _SliceLRU:
         self.budget_bytes = budget_bytes
         self.nbytes = 0
         self.hits = self.misses = self.evictions = 0
-        self._items: OrderedDict[Any, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
-    def get(self, key: Any, make: Any) -> np.ndarray:
+    def get(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
         found = self._items.get(key)
         if found is not None:
             self.hits += 1
@@ -167,7 +168,7 @@ class _NpyGzReader:
 
     def _load(self, index: int) -> np.ndarray:
         with gzip.open(self._files[index], "rb") as fh:
-            array = np.load(io.BytesIO(fh.read()), allow_pickle=False)
+            array: np.ndarray = np.load(io.BytesIO(fh.read()), allow_pickle=False)
         array.flags.writeable = False
         return array
 

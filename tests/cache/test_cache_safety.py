@@ -12,11 +12,12 @@ import pytest
 
 from datamint.api import Api
 from datamint.api.download import DownloadResult
+from datamint.api.offline import OfflineApi
 from datamint.exceptions import OfflineCacheMissError, ValidationError
 from datamint.settings import ENV_CACHE_DIR, ENV_OFFLINE, cache_root, offline_requested
 from datamint.storage.file_cache import FileCache
 from datamint.storage.locks import key_lock
-from datamint.storage.manifest import OfflineApi, find_manifest, write_manifest
+from datamint.storage.manifest import find_manifest, write_manifest
 
 from .support import assert_nothing_partial, entry_files, sha256_of
 

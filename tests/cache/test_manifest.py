@@ -1,4 +1,4 @@
-"""ProjectManifest, write/read/find, ManifestRecorder and OfflineApi, without a server."""
+"""CacheManifest, write/read/find, ManifestRecorder and OfflineApi, without a server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from datamint.api import ManifestRecorder, OfflineApi
 from datamint.entities import Resource
 from datamint.exceptions import (
     CacheError,
@@ -19,9 +20,7 @@ from datamint.exceptions import (
 )
 from datamint.storage.manifest import (
     MANIFEST_VERSION,
-    ManifestRecorder,
-    OfflineApi,
-    ProjectManifest,
+    CacheManifest,
     delete_manifest,
     find_manifest,
     list_manifests,
@@ -245,8 +244,8 @@ def test_concurrent_writers_leave_a_valid_manifest(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- splits
 
 
-def _split_manifest(**kwargs: Any) -> ProjectManifest:
-    return ProjectManifest(project=PROJECT, resources=RESOURCES, **kwargs)
+def _split_manifest(**kwargs: Any) -> CacheManifest:
+    return CacheManifest(project=PROJECT, resources=RESOURCES, **kwargs)
 
 
 def test_splits_current_and_recorded_instant() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from datamint.api import Api
+from datamint.api import Api, ManifestRecorder, OfflineApi
 from datamint.api.sync import fetch_files
 from datamint.dataset.preparation import PrepareOptions, prepare
 from datamint.exceptions import OfflineCacheMissError
 from datamint.schema import ResourceKind, resource_kind
 from datamint.storage.file_cache import FileCache
-from datamint.storage.manifest import ManifestRecorder, OfflineApi, find_manifest
+from datamint.storage.manifest import find_manifest
 from datamint.testing.server import build_demo_store, running_server
 
 from .support import assert_nothing_partial, sha256_of

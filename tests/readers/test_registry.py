@@ -16,11 +16,11 @@ from datamint.exceptions import InvalidResourceError, UnsupportedFormatError
 from datamint.readers import (
     FileHint,
     get_reader,
+    hint_kind,
     read_file,
     read_header,
     reader_version,
     readers,
-    resource_kind,
 )
 
 from .demo_files import DEMO, cached_read
@@ -72,8 +72,15 @@ def test_hint_decides_when_bytes_do_not(tmp_path: Path) -> None:
         (None, None),
     ],
 )
-def test_resource_kind_follows_the_contract_table(hint: FileHint | None, kind: str | None) -> None:
-    assert resource_kind(hint) == kind
+def test_hint_kind_follows_the_contract_table(hint: FileHint | None, kind: str | None) -> None:
+    assert hint_kind(hint) == kind
+
+
+def test_old_resource_kind_name_warns() -> None:
+    import datamint.readers
+
+    with pytest.warns(DeprecationWarning, match="hint_kind"):
+        assert datamint.readers.resource_kind is hint_kind
 
 
 def test_unknown_bytes_list_every_reader(tmp_path: Path) -> None:

@@ -50,11 +50,23 @@ class Downloader(Protocol):
 
 
 class Downloaded(Protocol):
-    """What a download returns (e.g. :class:`~datamint.api.download.DownloadResult`)."""
+    """What a download returns (e.g. :class:`~datamint.api.download.DownloadResult`);
+    read-only, so frozen dataclasses match."""
 
-    size: int
-    sha256: str
-    etag: str | None
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        ...
+
+    @property
+    def sha256(self) -> str:
+        """Lowercase hex sha256 of the bytes."""
+        ...
+
+    @property
+    def etag(self) -> str | None:
+        """The server's ``ETag``, or ``None``."""
+        ...
 
 
 def fill_entry(

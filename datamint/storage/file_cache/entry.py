@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import threading
 from pathlib import Path
 from typing import Any
+
+from datamint.storage.hashing import CHUNK_BYTES as HASH_CHUNK_BYTES
+from datamint.storage.hashing import file_sha256
 
 __all__ = [
     "DATA_NAME",
@@ -30,20 +32,10 @@ PARTIAL_NAME = DATA_NAME + ".incomplete"
 LOCK_TIMEOUT_S = 3600.0
 """Longest wait for another process downloading the same entry, in seconds."""
 
-HASH_CHUNK_BYTES = 1 << 20
 
 # (pid, path, size, mtime_ns) -> sha256 of files hashed in this process.
 _hashed: dict[tuple[int, str, int, int], str] = {}
 _hashed_lock = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """Hash a file now, in chunks; the hex sha256."""
-    hasher = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK_BYTES):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:

@@ -1,4 +1,4 @@
-"""Project manifests: what a dataset needs to prepare with no server at all.
+"""Cache manifests: per synced project, what a dataset needs to prepare with no server.
 
 A manifest is one JSON file per synced project, written atomically at
 ``<cache_root>/manifests/<project_id>.json``; ``<cache_root>/manifests/index.json`` maps
@@ -15,7 +15,7 @@ as they were received (unknown keys kept):
   ``segmentation_groups`` by worklist id;
 - ``split_rows`` and ``split_queries``: the split rows received and the
   ``(split_name, as_of_timestamp)`` queries that produced them (see
-  :meth:`ProjectManifest.splits`);
+  :meth:`CacheManifest.splits`);
 - ``server_url`` (without credentials, query or fragment), ``synced_at`` (ISO-8601 UTC) and
   ``datamint_version``;
 - ``files``: for each resource and each segmentation annotation, its ``version_hash``
@@ -23,56 +23,54 @@ as they were received (unknown keys kept):
   from the file cache).
 
 The API key is never written. Reading validates the structure and raises
-:class:`~datamint.exceptions.CacheError` naming the file and what is wrong.
+:class:`~datamint.exceptions.CacheError` naming the file and what is wrong. (This is the
+cache's manifest; the project import format ``project.json`` of
+:mod:`datamint.server.importer` is another thing.)
 
 Three ways to make one:
 
-- :class:`ManifestRecorder` wraps an :class:`~datamint.api.Api`, forwards every call, and
-  remembers the read results: ``prepare(ManifestRecorder(api), ...)`` then
-  ``recorder.write(cache_root)``;
+- :class:`~datamint.api.recorder.ManifestRecorder` wraps an :class:`~datamint.api.Api`,
+  forwards the reads, and remembers their results: ``prepare(ManifestRecorder(api), ...)``
+  then ``recorder.write(cache_root)``;
 - :func:`write_manifest` takes the values directly;
 - ``datamint download --project NAME`` (:func:`datamint.api.sync.sync_project`).
 
-:class:`OfflineApi` answers the read methods that dataset preparation uses from the
-manifests, without any network access; its ``download_*`` methods raise
-:class:`~datamint.exceptions.OfflineCacheMissError`, so a
-:class:`~datamint.storage.file_cache.FileCache` hit works and a miss says what to run.
+:class:`~datamint.api.offline.OfflineApi` answers from them with no network access.
+Nothing here talks to the network: both clients live in :mod:`datamint.api`. Their old
+names here (``OfflineApi``, ``ManifestRecorder``) and ``ProjectManifest`` (now
+:class:`CacheManifest`) still import, with a ``DeprecationWarning``.
 
 Modules, one job each:
 
-- ``model``: :class:`ProjectManifest`, the records of one synced project;
+- ``model``: :class:`CacheManifest`, the records of one synced project;
 - ``codec``: its JSON form, written and validated when read;
 - ``records``, ``provenance``: record helpers; the server URL and version stored;
 - ``files``: the files a project needs, with size and sha256;
 - ``splits``: stored split rows and the ``as_of`` rule over them;
 - ``reading``, ``index``, ``writing``: one manifest read; the name index, listing and
-  finding; writing, merging and deleting;
-- ``recorder``: :class:`ManifestRecorder`;
-- ``offline_source``, ``offline``, ``offline_refusals``: :class:`OfflineApi`, its manifests,
-  its reads, and what it refuses.
+  finding; writing, merging and deleting.
 """
 
 from __future__ import annotations
 
+import importlib
+import warnings
+from typing import Any
+
 from datamint.storage.manifest.codec import MANIFEST_FORMAT, MANIFEST_VERSION
 from datamint.storage.manifest.index import INDEX_FORMAT as INDEX_FORMAT
 from datamint.storage.manifest.index import ManifestSummary, find_manifest, list_manifests
-from datamint.storage.manifest.model import ProjectManifest
-from datamint.storage.manifest.offline import OfflineApi
-from datamint.storage.manifest.offline import _rebuild_offline_api as _rebuild_offline_api
+from datamint.storage.manifest.model import CacheManifest
 from datamint.storage.manifest.provenance import sanitize_server_url
 from datamint.storage.manifest.reading import DOWNLOAD_HINT as DOWNLOAD_HINT
 from datamint.storage.manifest.reading import read_manifest
-from datamint.storage.manifest.recorder import ManifestRecorder
 from datamint.storage.manifest.writing import delete_manifest, save_manifest, write_manifest
 
 __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_VERSION",
-    "ManifestRecorder",
+    "CacheManifest",
     "ManifestSummary",
-    "OfflineApi",
-    "ProjectManifest",
     "delete_manifest",
     "find_manifest",
     "list_manifests",
@@ -81,3 +79,24 @@ __all__ = [
     "save_manifest",
     "write_manifest",
 ]
+
+# Old name -> (module, name) of its new home; imported on access, with a warning (the
+# clients are imported lazily so that storage never imports the api package).
+_MOVED = {
+    "ManifestRecorder": ("datamint.api.recorder", "ManifestRecorder"),
+    "OfflineApi": ("datamint.api.offline", "OfflineApi"),
+    "ProjectManifest": ("datamint.storage.manifest.model", "CacheManifest"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the moved names of :data:`_MOVED`, warning with ``DeprecationWarning``."""
+    if name in _MOVED:
+        module, new_name = _MOVED[name]
+        warnings.warn(
+            f"datamint.storage.manifest.{name} is deprecated; use {module}.{new_name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), new_name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

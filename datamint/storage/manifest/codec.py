@@ -10,7 +10,7 @@ from datamint.storage.layout import safe_component
 from datamint.storage.manifest.splits import check_split_times
 
 if TYPE_CHECKING:
-    from datamint.storage.manifest.model import ProjectManifest
+    from datamint.storage.manifest.model import CacheManifest
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "manifest_fields", "manifest_json"]
 
@@ -21,8 +21,8 @@ MANIFEST_VERSION = 1
 """Version of the manifest layout this code writes and reads."""
 
 
-def manifest_json(manifest: ProjectManifest) -> dict[str, Any]:
-    """The JSON object of :meth:`ProjectManifest.to_json`."""
+def manifest_json(manifest: CacheManifest) -> dict[str, Any]:
+    """The JSON object of :meth:`CacheManifest.to_json`."""
     return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,
@@ -44,10 +44,10 @@ def manifest_json(manifest: ProjectManifest) -> dict[str, Any]:
 
 
 def manifest_fields(data: Any, *, source: str) -> dict[str, Any]:
-    """Validate a parsed manifest; return the keyword arguments of :class:`ProjectManifest`.
+    """Validate a parsed manifest; return the keyword arguments of :class:`CacheManifest`.
 
     Raises:
-        CacheError: See :meth:`ProjectManifest.from_json`.
+        CacheError: See :meth:`CacheManifest.from_json`.
     """
 
     def bad(problem: str) -> CacheError:

@@ -17,14 +17,15 @@ from datamint.storage.manifest.records import is_deleted, is_segmentation
 from datamint.storage.values import int_or_none
 
 if TYPE_CHECKING:
-    from datamint.storage.manifest.model import ProjectManifest
+    from datamint.storage.file_cache import FileCache
+    from datamint.storage.manifest.model import CacheManifest
 
 __all__ = ["file_hashes", "file_records", "missing_files"]
 
 
-def file_records(manifest: ProjectManifest) -> Iterator[tuple[str, dict[str, Any]]]:
+def file_records(manifest: CacheManifest) -> Iterator[tuple[str, dict[str, Any]]]:
     """``("resources", record)`` per live resource, then ``("annotations", record)`` per
-    live segmentation annotation (see :meth:`ProjectManifest.file_records`)."""
+    live segmentation annotation (see :meth:`CacheManifest.file_records`)."""
     for record in manifest.resources:
         if not is_deleted(record):
             yield "resources", record
@@ -33,8 +34,8 @@ def file_records(manifest: ProjectManifest) -> Iterator[tuple[str, dict[str, Any
             yield "annotations", record
 
 
-def file_hashes(manifest: ProjectManifest, cache: Any | None) -> dict[str, dict[str, Any]]:
-    """The ``files`` mapping of :meth:`ProjectManifest.with_file_hashes`.
+def file_hashes(manifest: CacheManifest, cache: FileCache | None) -> dict[str, dict[str, Any]]:
+    """The ``files`` mapping of :meth:`CacheManifest.with_file_hashes`.
 
     Raises:
         ValidationError: If a record's id is unsafe as a path component.
@@ -72,7 +73,7 @@ def file_hashes(manifest: ProjectManifest, cache: Any | None) -> dict[str, dict[
     return files
 
 
-def missing_files(manifest: ProjectManifest, cache: Any) -> list[str]:
+def missing_files(manifest: CacheManifest, cache: FileCache) -> list[str]:
     """Describe each needed file that ``cache`` does not hold intact."""
     missing = []
     for kind, record in file_records(manifest):

@@ -21,7 +21,7 @@ from datamint.storage.layout import (
     safe_component,
 )
 from datamint.storage.locks import key_lock
-from datamint.storage.manifest.model import ProjectManifest
+from datamint.storage.manifest.model import CacheManifest
 from datamint.storage.manifest.provenance import sanitize_server_url
 from datamint.storage.manifest.reading import DOWNLOAD_HINT, read_manifest, resolve_root
 
@@ -60,7 +60,7 @@ class ManifestSummary:
     path: Path
 
 
-def index_entry(manifest: ProjectManifest) -> dict[str, Any]:
+def index_entry(manifest: CacheManifest) -> dict[str, Any]:
     """The index line of a manifest."""
     return {
         "name": manifest.project_name,
@@ -163,7 +163,7 @@ def find_manifest(
     name_or_id: str,
     *,
     server_url: str | None = None,
-) -> ProjectManifest:
+) -> CacheManifest:
     """Find a synced project by exact name, or by id.
 
     Args:

@@ -1,26 +1,31 @@
-"""``ProjectManifest``: one synced project's records, and what can be derived from them
+"""``CacheManifest``: one synced project's records, and what can be derived from them
 (its needed files, its splits as of an instant, a merge with an older sync, its JSON)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datamint.storage.manifest import codec
 from datamint.storage.manifest import files as file_rules
 from datamint.storage.manifest import splits as split_rules
 from datamint.storage.values import utc_now_iso
 
-__all__ = ["ProjectManifest"]
+if TYPE_CHECKING:
+    from datamint.storage.file_cache import FileCache
+
+__all__ = ["CacheManifest"]
 
 
 @dataclass(frozen=True)
-class ProjectManifest:
+class CacheManifest:
     """A synced project, as stored in ``<cache_root>/manifests/<project_id>.json``.
 
     Records are the server's JSON objects, unchanged. Build one with
-    :func:`write_manifest`, :class:`ManifestRecorder` or :meth:`from_json`.
+    :func:`write_manifest`, :class:`~datamint.api.recorder.ManifestRecorder` or
+    :meth:`from_json`. (Not to be confused with the project import format, the
+    ``project.json`` read by :mod:`datamint.server.importer`.)
 
     Attributes:
         project: The project record (``id``, ``name``, ...).
@@ -71,7 +76,7 @@ class ProjectManifest:
     def __repr__(self) -> str:
         """Name, id, counts and sync time."""
         return (
-            f"ProjectManifest(project={self.project_name!r}, id={self.project_id!r}, "
+            f"CacheManifest(project={self.project_name!r}, id={self.project_id!r}, "
             f"resources={len(self.resources)}, annotations={len(self.annotations)}, "
             f"synced_at={self.synced_at!r})"
         )
@@ -87,7 +92,7 @@ class ProjectManifest:
         """
         return file_rules.file_records(self)
 
-    def with_file_hashes(self, cache: Any | None = None) -> ProjectManifest:
+    def with_file_hashes(self, cache: FileCache | None = None) -> CacheManifest:
         """Return a copy whose ``files`` lists every file record, with what is known of it.
 
         ``sha256`` and ``size`` come from the record when it has them, else from the file
@@ -106,7 +111,7 @@ class ProjectManifest:
         """
         return replace(self, files=file_rules.file_hashes(self, cache))
 
-    def missing_files(self, cache: Any) -> list[str]:
+    def missing_files(self, cache: FileCache) -> list[str]:
         """List the needed files that are not cached intact.
 
         Args:
@@ -147,7 +152,7 @@ class ProjectManifest:
 
     # ------------------------------------------------------------------ merging
 
-    def merged_over(self, older: ProjectManifest) -> ProjectManifest:
+    def merged_over(self, older: CacheManifest) -> CacheManifest:
         """Return this manifest completed by an older one of the same project and server.
 
         This sync wins everywhere it has data. From ``older`` it keeps: annotations of
@@ -197,7 +202,7 @@ class ProjectManifest:
         return codec.manifest_json(self)
 
     @classmethod
-    def from_json(cls, data: Any, *, source: str = "manifest") -> ProjectManifest:
+    def from_json(cls, data: Any, *, source: str = "manifest") -> CacheManifest:
         """Validate a stored manifest and build the object.
 
         Args:

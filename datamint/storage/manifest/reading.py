@@ -1,5 +1,5 @@
 """Reading one stored manifest: the cache root to use, the file of a project id, and the
-validated :class:`ProjectManifest` in it (a missing file is an offline cache miss)."""
+validated :class:`CacheManifest` in it (a missing file is an offline cache miss)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from datamint.exceptions import CacheError, OfflineCacheMissError
 from datamint.storage.layout import manifest_path
-from datamint.storage.manifest.model import ProjectManifest
+from datamint.storage.manifest.model import CacheManifest
 
 __all__ = ["DOWNLOAD_HINT", "read_manifest", "resolve_root"]
 
@@ -28,7 +28,7 @@ def resolve_root(cache_root: str | os.PathLike[str] | None) -> Path:
     return Path(cache_root).expanduser()
 
 
-def read_manifest(cache_root: str | os.PathLike[str] | None, project_id: str) -> ProjectManifest:
+def read_manifest(cache_root: str | os.PathLike[str] | None, project_id: str) -> CacheManifest:
     """Read and validate a project's manifest.
 
     Args:
@@ -59,7 +59,7 @@ def read_manifest(cache_root: str | os.PathLike[str] | None, project_id: str) ->
         raise CacheError(
             f"{path} is not valid JSON ({exc}); sync the project again to rewrite it"
         ) from exc
-    manifest = ProjectManifest.from_json(data, source=str(path))
+    manifest = CacheManifest.from_json(data, source=str(path))
     if manifest.project_id != project_id:
         raise CacheError(f"{path} holds project {manifest.project_id}, not {project_id}")
     return manifest

@@ -29,7 +29,7 @@ def is_deleted(record: Mapping[str, Any]) -> bool:
 
 def is_segmentation(record: Mapping[str, Any]) -> bool:
     """Tell whether an annotation record is a segmentation (it has a file)."""
-    return annotation_field(record, "type") == "segmentation"
+    return bool(annotation_field(record, "type") == "segmentation")
 
 
 def worklist_id_of(item: Mapping[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from datamint.exceptions import OfflineCacheMissError, ValidationError
 from datamint.storage.manifest.records import as_record
 
 if TYPE_CHECKING:
-    from datamint.storage.manifest.model import ProjectManifest
+    from datamint.storage.manifest.model import CacheManifest
 
 __all__ = ["check_split_times", "collect_split_rows", "instant_us", "stored_splits"]
 
@@ -124,9 +124,9 @@ def _undetermined_at(rows: Iterable[Mapping[str, Any]], as_of_us: int) -> set[st
 
 
 def stored_splits(
-    manifest: ProjectManifest, split_name: str | None, as_of_timestamp: str | None
+    manifest: CacheManifest, split_name: str | None, as_of_timestamp: str | None
 ) -> list[dict[str, Any]]:
-    """The rule of :meth:`ProjectManifest.splits`, applied to ``manifest``'s stored rows."""
+    """The rule of :meth:`CacheManifest.splits`, applied to ``manifest``'s stored rows."""
     as_of_us = None if as_of_timestamp is None else instant_us(as_of_timestamp, "as_of_timestamp")
     hint = (
         f"run the same split query once online (with the server reachable) or "

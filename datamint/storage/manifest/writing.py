@@ -15,7 +15,7 @@ from datamint.storage.atomic import atomic_write_text
 from datamint.storage.layout import manifest_path, safe_component
 from datamint.storage.locks import key_lock
 from datamint.storage.manifest.index import index_entry, update_index
-from datamint.storage.manifest.model import ProjectManifest
+from datamint.storage.manifest.model import CacheManifest
 from datamint.storage.manifest.provenance import package_version, sanitize_server_url
 from datamint.storage.manifest.reading import read_manifest, resolve_root
 from datamint.storage.manifest.records import as_record
@@ -26,7 +26,7 @@ __all__ = ["delete_manifest", "save_manifest", "write_manifest"]
 _LOG = logging.getLogger("datamint.storage.manifest")  # the package's logger
 
 
-def _check_ids(manifest: ProjectManifest) -> None:
+def _check_ids(manifest: CacheManifest) -> None:
     """Refuse, before anything is written, ids that could not name a cache entry.
 
     Raises:
@@ -41,7 +41,7 @@ def _check_ids(manifest: ProjectManifest) -> None:
 
 
 def save_manifest(
-    manifest: ProjectManifest,
+    manifest: CacheManifest,
     cache_root: str | os.PathLike[str] | None = None,
     *,
     merge: bool = True,
@@ -52,7 +52,7 @@ def save_manifest(
         manifest: The manifest to store.
         cache_root: Cache root; :func:`datamint.settings.cache_root` when ``None``.
         merge: Complete it with the stored manifest of the same project and server
-            (see :meth:`ProjectManifest.merged_over`) instead of replacing it.
+            (see :meth:`CacheManifest.merged_over`) instead of replacing it.
 
     Returns:
         The path written, ``<cache_root>/manifests/<project_id>.json``.
@@ -148,7 +148,7 @@ def write_manifest(
         splits_as_of: Split rows of past instants, ``{as_of_timestamp: rows}``.
         server_url: The server's base URL; stored without credentials. Never the key.
         merge: Keep what an older manifest of the same project and server knows and this
-            one does not (see :meth:`ProjectManifest.merged_over`).
+            one does not (see :meth:`CacheManifest.merged_over`).
 
     Returns:
         The manifest path, ``<cache_root>/manifests/<project_id>.json``.
@@ -169,7 +169,7 @@ def write_manifest(
     else:
         covered = [str(rid) for rid in annotations_for]
     split_rows, split_queries = collect_split_rows(splits, splits_as_of)
-    manifest = ProjectManifest(
+    manifest = CacheManifest(
         project=project_record,
         resources=resource_records,
         annotations=annotation_records,

@@ -1,14 +1,17 @@
-"""``OfflineApi``: the read methods of :class:`~datamint.api.Api` that dataset
-preparation uses, answered from the stored project manifests; nothing is ever sent."""
+"""``OfflineApi``: a :class:`~datamint.api.reader.ProjectReader` answered from the stored
+project manifests (plus a few more reads of :class:`~datamint.api.Api`); nothing is ever
+sent."""
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from datamint.api.offline_refusals import OfflineRefusals
+from datamint.api.reader import JsonRecord, ProjectReader
 from datamint.exceptions import OfflineCacheMissError, ValidationError
 from datamint.storage.layout import MANIFESTS_DIR
-from datamint.storage.manifest.offline_refusals import OfflineRefusals
 from datamint.storage.manifest.reading import DOWNLOAD_HINT
 from datamint.storage.manifest.records import worklist_id_of
 
@@ -16,13 +19,12 @@ __all__ = ["OfflineApi"]
 
 
 class OfflineApi(OfflineRefusals):
-    """The read methods of :class:`~datamint.api.Api` that dataset preparation uses,
-    answered from the project manifests of a cache root. Nothing is ever sent.
+    """A :class:`~datamint.api.reader.ProjectReader` answered from the project manifests
+    of a cache root. Nothing is ever sent.
 
-    Duck-type compatible with ``Api`` for ``get_project_by_name``, ``get_project``,
-    ``get_projects``, ``get_project_resources``, ``get_resource``, ``search_annotations``,
-    ``get_project_worklists``, ``get_annotation_set``, ``get_segmentation_group``,
-    ``get_project_splits``, ``get_resource_split``, ``check_connection`` and ``close``.
+    Besides the reader's methods it has these of :class:`~datamint.api.Api`, with the
+    same signatures: ``get_projects``, ``get_resource``, ``get_resource_split``,
+    ``check_connection``, ``close``, and ``assign_split`` (refused).
     ``download_resource_file`` and ``download_segmentation_file`` raise
     :class:`~datamint.exceptions.OfflineCacheMissError`: a
     :class:`~datamint.storage.file_cache.FileCache` only calls them on a miss. Records
@@ -44,7 +46,7 @@ class OfflineApi(OfflineRefusals):
         """Show the cache root and server filter."""
         return f"OfflineApi(cache_root={str(self.cache_root)!r}, server_url={self.server_url!r})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Callable[[str, str | None], OfflineApi], tuple[str, str | None]]:
         """Pickle as ``(cache_root, server_url)``; manifests are read again when used."""
         return (_rebuild_offline_api, (str(self.cache_root), self.server_url))
 
@@ -63,7 +65,7 @@ class OfflineApi(OfflineRefusals):
 
     # ------------------------------------------------------------------ projects
 
-    def get_projects(self, include_archived: bool = True) -> list[dict[str, Any]]:
+    def get_projects(self, include_archived: bool = True) -> list[JsonRecord]:
         """List the synced projects' records.
 
         Args:
@@ -77,7 +79,7 @@ class OfflineApi(OfflineRefusals):
             projects = [p for p in projects if not p.get("archived")]
         return projects
 
-    def get_project_by_name(self, name: str) -> dict[str, Any]:
+    def get_project_by_name(self, name: str) -> JsonRecord:
         """Find a synced project by exact name.
 
         Args:
@@ -99,7 +101,7 @@ class OfflineApi(OfflineRefusals):
             )
         return copy.deepcopy(manifest.project)
 
-    def get_project(self, project_id: str) -> dict[str, Any]:
+    def get_project(self, project_id: str) -> JsonRecord:
         """Return a synced project's record.
 
         Args:
@@ -115,7 +117,7 @@ class OfflineApi(OfflineRefusals):
         """
         return copy.deepcopy(self._load(project_id).project)
 
-    def get_project_resources(self, project_id: str) -> list[dict[str, Any]]:
+    def get_project_resources(self, project_id: str) -> list[JsonRecord]:
         """Return a synced project's resources, as the server listed them.
 
         Args:
@@ -130,7 +132,7 @@ class OfflineApi(OfflineRefusals):
         """
         return [dict(r) for r in self._load(project_id).resources]
 
-    def get_resource(self, resource_id: str) -> dict[str, Any]:
+    def get_resource(self, resource_id: str) -> JsonRecord:
         """Return one resource record from the synced projects.
 
         Args:
@@ -155,7 +157,7 @@ class OfflineApi(OfflineRefusals):
 
     def search_annotations(
         self, resource_ids: list[str] | None, **filters: Any
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonRecord]:
         """Return the synced annotations of the given resources.
 
         Args:
@@ -180,7 +182,7 @@ class OfflineApi(OfflineRefusals):
         if not wanted:
             return []
         remaining = set(wanted)
-        found: list[dict[str, Any]] = []
+        found: list[JsonRecord] = []
         for manifest in self._search_order():
             covered = remaining & set(manifest.annotations_for)
             if not covered:
@@ -200,7 +202,7 @@ class OfflineApi(OfflineRefusals):
 
     # ------------------------------------------------------------------ worklists
 
-    def get_project_worklists(self, project_id: str) -> list[dict[str, Any]]:
+    def get_project_worklists(self, project_id: str) -> list[JsonRecord]:
         """Return a synced project's worklists.
 
         Args:
@@ -220,7 +222,7 @@ class OfflineApi(OfflineRefusals):
             )
         return copy.deepcopy(manifest.worklists)
 
-    def get_annotation_set(self, worklist_id: str) -> dict[str, Any]:
+    def get_annotation_set(self, worklist_id: str) -> JsonRecord:
         """Return a synced full worklist (with its annotation specs).
 
         Args:
@@ -246,7 +248,7 @@ class OfflineApi(OfflineRefusals):
             + DOWNLOAD_HINT.format(project="NAME")
         )
 
-    def get_segmentation_group(self, worklist_id: str) -> dict[str, Any]:
+    def get_segmentation_group(self, worklist_id: str) -> JsonRecord:
         """Return a synced worklist's segmentation group.
 
         Args:
@@ -271,9 +273,10 @@ class OfflineApi(OfflineRefusals):
     def get_project_splits(
         self,
         project_id: str,
+        *,
         split_name: str | None = None,
         as_of_timestamp: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonRecord]:
         """Answer ``GET /projects/{id}/splits`` from the manifest's split rows.
 
         Args:
@@ -282,7 +285,7 @@ class OfflineApi(OfflineRefusals):
             as_of_timestamp: ISO-8601 instant: the rows as they stood then.
 
         Returns:
-            Split rows (see :meth:`ProjectManifest.splits` for the rule).
+            Split rows (see :meth:`~datamint.storage.manifest.CacheManifest.splits` for the rule).
 
         Raises:
             ValidationError: If ``as_of_timestamp`` is not ISO-8601.
@@ -291,7 +294,7 @@ class OfflineApi(OfflineRefusals):
         """
         return self._load(project_id).splits(split_name, as_of_timestamp)
 
-    def get_resource_split(self, project_id: str, resource_id: str) -> dict[str, Any] | None:
+    def get_resource_split(self, project_id: str, resource_id: str) -> JsonRecord | None:
         """Return a resource's current split row from the manifest.
 
         Args:
@@ -312,3 +315,7 @@ class OfflineApi(OfflineRefusals):
 
 def _rebuild_offline_api(cache_root: str, server_url: str | None) -> OfflineApi:
     return OfflineApi(cache_root, server_url=server_url)
+
+
+if TYPE_CHECKING:  # mypy checks that OfflineApi is a ProjectReader
+    _IS_READER: type[ProjectReader] = OfflineApi

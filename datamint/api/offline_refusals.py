@@ -4,10 +4,10 @@ writing split assignments, and downloading a file the cache does not hold."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
+from datamint.api.offline_source import ManifestSource
 from datamint.exceptions import DatamintException, OfflineCacheMissError
-from datamint.storage.manifest.offline_source import ManifestSource
 from datamint.storage.manifest.reading import DOWNLOAD_HINT
 
 __all__ = ["OfflineRefusals"]
@@ -16,7 +16,7 @@ __all__ = ["OfflineRefusals"]
 class OfflineRefusals(ManifestSource):
     """The write and download methods of :class:`~datamint.api.Api`, refused offline."""
 
-    def assign_split(self, project_id: str, resource_ids: list[str], split_name: str) -> None:
+    def assign_split(self, project_id: str, resource_ids: list[str], split_name: str) -> NoReturn:
         """Refuse: offline, nothing can be written to the server.
 
         Raises:
@@ -34,7 +34,7 @@ class OfflineRefusals(ManifestSource):
         *,
         expected_size: int | None = None,
         expected_sha256: str | None = None,
-    ) -> Any:
+    ) -> NoReturn:
         """Refuse to download: the resource's file is not in the cache.
 
         Args:
@@ -60,7 +60,7 @@ class OfflineRefusals(ManifestSource):
         *,
         expected_size: int | None = None,
         expected_sha256: str | None = None,
-    ) -> Any:
+    ) -> NoReturn:
         """Refuse to download: the segmentation file is not in the cache.
 
         Args:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from datamint.exceptions import CacheError, OfflineCacheMissError
 from datamint.storage.manifest.index import find_manifest, list_manifests
-from datamint.storage.manifest.model import ProjectManifest
+from datamint.storage.manifest.model import CacheManifest
 from datamint.storage.manifest.provenance import sanitize_server_url
 from datamint.storage.manifest.reading import DOWNLOAD_HINT, read_manifest, resolve_root
 
@@ -19,7 +19,7 @@ __all__ = ["ManifestSource"]
 
 class ManifestSource:
     """The project manifests of one cache root (and server), loaded lazily; the base of
-    :class:`~datamint.storage.manifest.OfflineApi`, whose docstring gives the arguments."""
+    :class:`~datamint.api.offline.OfflineApi`, whose docstring gives the arguments."""
 
     def __init__(
         self,
@@ -30,10 +30,10 @@ class ManifestSource:
         self.cache_root = resolve_root(cache_root)
         self.server_url = sanitize_server_url(server_url)
         self._lock = threading.RLock()
-        self._manifests: dict[str, ProjectManifest] = {}
+        self._manifests: dict[str, CacheManifest] = {}
         self._all_loaded = False
 
-    def _load(self, project_id: str) -> ProjectManifest:
+    def _load(self, project_id: str) -> CacheManifest:
         with self._lock:
             found = self._manifests.get(project_id)
             if found is None:
@@ -46,7 +46,7 @@ class ManifestSource:
                 self._manifests[project_id] = found
             return found
 
-    def _every_manifest(self) -> list[ProjectManifest]:
+    def _every_manifest(self) -> list[CacheManifest]:
         with self._lock:
             if not self._all_loaded:
                 for summary in list_manifests(self.cache_root):
@@ -56,7 +56,7 @@ class ManifestSource:
                 self._all_loaded = True
             return list(self._manifests.values())
 
-    def _search_order(self) -> Iterator[ProjectManifest]:
+    def _search_order(self) -> Iterator[CacheManifest]:
         """Loaded manifests first, then every other one."""
         with self._lock:
             loaded = list(self._manifests.values())
@@ -66,7 +66,7 @@ class ManifestSource:
             if manifest.project_id not in seen:
                 yield manifest
 
-    def manifest(self, project: str) -> ProjectManifest:
+    def manifest(self, project: str) -> CacheManifest:
         """Return the manifest of a synced project.
 
         Args:
