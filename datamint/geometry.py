@@ -31,6 +31,13 @@ Helpers
     public ones are re-exported here, so ``from datamint.geometry import lps_to_ras``
     keeps working.
 
+Anatomical planes
+    Which array axis is axial, coronal or sagittal, the slice order and the in-plane
+    display layout (:func:`resolve_plane`, :class:`PlaneView`, :func:`plane_view`) live
+    in :mod:`datamint.geometry_planes`; putting a mask stored in another axis order on
+    its image's grid (:func:`same_grid`, :class:`GridMap`) in
+    :mod:`datamint.geometry_grids`. Both are re-exported here.
+
 Example:
     >>> g = Geometry(np.diag([5.0, 0.7, 0.7, 1.0]))
     >>> g.spacing_mm
@@ -55,16 +62,23 @@ from datamint.geometry_frames import (
     ras_to_lps,
     reverse_index_axes,
 )
+from datamint.geometry_grids import GridMap, same_grid
+from datamint.geometry_planes import PLANES, PlaneView, plane_view, resolve_plane
 
 __all__ = [
     "PLANES",
     "Calibration",
     "Geometry",
+    "GridMap",
     "NAxis",
+    "PlaneView",
     "affine_from_plane",
     "lps_to_ras",
+    "plane_view",
     "ras_to_lps",
+    "resolve_plane",
     "reverse_index_axes",
+    "same_grid",
 ]
 
 PLANES = ("axial", "coronal", "sagittal")
