@@ -81,12 +81,6 @@ __all__ = [
     "same_grid",
 ]
 
-PLANES = ("axial", "coronal", "sagittal")
-"""Slicing plane names, by axis of a ``(D, H, W)`` volume (axes N, H, W of ``(C, N, H, W)``):
-``axial`` slices along n (depth), ``coronal`` along h (rows), ``sagittal`` along w
-(columns). They name array axes; for a volume not stored axial-first, the patient plane
-of each is given by :attr:`Geometry.orientation`."""
-
 
 class NAxis(str, enum.Enum):
     """What the n axis of a ``(C, N, H, W)`` array indexes.

@@ -142,7 +142,8 @@ class AnnotationProcessor(ProcessorMethods):
         members: Sequence[Annotation], dhw: Sequence[int], region: Region, masks: MaskSource
     ) -> np.ndarray:
         depth, height, width = dhw
-        out = np.zeros(region.spatial_shape(dhw), dtype=np.uint8)
+        anatomical = region.view is not None  # place frames in the stored volume, then cut
+        out = np.zeros(tuple(dhw) if anatomical else region.spatial_shape(dhw), dtype=np.uint8)
         for ann in members:
             frame = masks(ann)
             if frame.shape != (1, height, width):
@@ -158,7 +159,7 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{depth} frames"
                 )
             frame2d = frame[0]
-            if region.axis is None:
+            if region.axis is None or anatomical:
                 out[index] |= frame2d
             elif region.axis == 0:
                 if index == region.index:
@@ -167,7 +168,7 @@ class AnnotationProcessor(ProcessorMethods):
                 out[index] |= frame2d[region.index]
             else:
                 out[index] |= frame2d[:, region.index]
-        return out
+        return np.array(region.take(out)) if anatomical else out
 
     def encode_segmentations(
         self,

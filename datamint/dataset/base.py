@@ -31,6 +31,7 @@ from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item, make_collate_fn
 from datamint.dataset.config import DatasetConfig, build_config
 from datamint.dataset.item_builder import ItemBuilder
+from datamint.dataset.item_geometry import metadata_geometry
 from datamint.dataset.item_index import ItemIndex, Slices, SliceSpec, WholeResources
 from datamint.dataset.preparation import Prepared, prepare
 from datamint.dataset.regions import Region
@@ -38,6 +39,7 @@ from datamint.dataset.selection import filter_positions, patient_groups
 from datamint.dataset.source import DataSource
 from datamint.entities import Annotation, Project, Resource
 from datamint.exceptions import DatamintDatasetException, DatamintException, ItemError
+from datamint.geometry_planes import plane_view
 
 if TYPE_CHECKING:
     from datamint.dataset.annotation_processor import AnnotationProcessor
@@ -407,9 +409,14 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
                 region = Region(0, 0) if self._single_frame else Region()
                 self._index = WholeResources(len(resources), region)
             else:
-                loader = self.loader
+                loader, spec = self.loader, self._slices
+
+                def stored_axis(resource: Resource) -> int:
+                    geometry = metadata_geometry(resource) or loader.geometry(resource)
+                    return plane_view(geometry, spec.name).axis
+
                 self._index = Slices.build(
-                    self._slices, resources, lambda r: loader.header(r).shape
+                    spec, resources, lambda r: loader.header(r).shape, stored_axis
                 )
         return self._index
 
@@ -453,7 +460,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             prepared.resources[position],
             prepared.annotations[position],
             region,
-            plane="" if self._slices is None else self._slices.name,
+            spec=self._slices,
             augment=self._augment,
             single_frame=self._single_frame,
         )
@@ -678,7 +685,8 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         )
         report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
         if decode:
-            axis = None if self._slices is None else self._slices.axis
+            index = self.item_index
+            axis = index.axes.tolist() if isinstance(index, Slices) else None
             decode_resources(
                 self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report
             )

@@ -33,15 +33,19 @@ from datamint.dataset.collate import Item
 from datamint.dataset.config import DatasetConfig
 from datamint.dataset.item_geometry import (
     geometry_rule,
+    identity_view,
     item_affine,
     spacing_of,
     transformed_affine,
 )
+from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.regions import Region
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import InvalidResourceError
+from datamint.geometry import Geometry
+from datamint.geometry_planes import plane_view
 
 __all__ = ["ItemBuilder"]
 
@@ -62,6 +66,7 @@ class ItemBuilder:
         # (resource version, axis) -> (affine of slice 0, step of the origin per slice)
         self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._rules: dict[int, str] = {}
+        self._views: dict[tuple[Any, ...], Any] = {}  # (version, plane) -> PlaneView | None
 
     def build(
         self,
@@ -69,7 +74,7 @@ class ItemBuilder:
         annotations: tuple[Annotation, ...],
         region: Region,
         *,
-        plane: str = "",
+        spec: SliceSpec | None = None,
         augment: TransformRunner | None = None,
         single_frame: bool = False,
     ) -> Item:
@@ -78,9 +83,10 @@ class ItemBuilder:
         Args:
             resource: The resource.
             annotations: Its annotations after every filter.
-            region: The whole resource, or one slice (``Region(axis, index)``).
-            plane: The slice's name for ``metainfo`` (``"axial"``, ``"frame"``, ...);
-                ``""`` for whole resources.
+            region: The whole resource, or one slice (``Region(axis, index)``: for an
+                anatomical ``spec``, ``index`` counts toward S, A or R).
+            spec: What a sliced view cuts (None for whole resources and 2-D images);
+                anatomical planes are resolved here from the resource's geometry.
             augment: The dataset's albumentations transform, if any.
             single_frame: Require one frame (2-D image datasets).
 
@@ -94,6 +100,9 @@ class ItemBuilder:
                 name the resource or annotation.
         """
         loader = self.loader
+        plane = "" if spec is None else spec.name
+        if spec is not None and spec.anatomical:
+            region = self._anatomical(resource, region, spec)
         volume = loader.image(resource, axis_hint=region.axis)  # (C, D, H, W), opened once
         dhw = tuple(int(n) for n in volume.shape[1:])
         if single_frame and dhw[0] != 1:
@@ -101,7 +110,7 @@ class ItemBuilder:
                 f"resource {resource.id} ({resource.filename}) has {dhw[0]} frames; ImageDataset "
                 "needs single-frame images (use VolumeDataset or VideoDataset)"
             )
-        if region.axis is not None and region.index >= dhw[region.axis]:
+        if region.axis is not None and region.index >= region.view_length(dhw):
             raise InvalidResourceError(
                 f"resource {resource.id} ({resource.filename}): its metadata promised slice "
                 f"{region.index} along {plane or region.axis}, the file has {dhw[region.axis]}"
@@ -117,9 +126,15 @@ class ItemBuilder:
         instances: dict[str, list[np.ndarray]] = {}
         codes: dict[str, list[int]] = {}
         if opts.return_segmentations:
-            instances, codes = processor.instances(annotations, dhw, region, loader.mask)
-        boxes = processor.boxes(annotations, region) if opts.return_boxes else None
-        affine = self._affine(resource, region)
+            instances, codes = processor.instances(
+                annotations, dhw, region, lambda ann: loader.mask_on_image(ann, resource)
+            )
+        boxes = None
+        if opts.return_boxes:  # boxes are in the stored layout's pixels
+            stored = region.stored_index_in(dhw)
+            raw = region if region.axis is None else Region(region.axis, stored)
+            boxes = processor.boxes(annotations, raw)
+        affine = self._affine(resource, region, dhw)
         if augment is not None:
             before = tuple(image.shape[1:])
             if image.ndim == 3:
@@ -132,7 +147,7 @@ class ItemBuilder:
         standard = self.config.item_format == "standard"
         if not standard:
             if self.config.return_metainfo:
-                item["metainfo"] = self._client_metainfo(resource, region, plane)
+                item["metainfo"] = self._client_metainfo(resource, region, plane, dhw)
             item["annotations"] = list(annotations)
             item["resource"] = resource
         if opts.return_segmentations:
@@ -163,18 +178,42 @@ class ItemBuilder:
             rule = self._rules[key] = geometry_rule(augment.transform)
         return rule
 
-    def _affine(self, resource: Resource, region: Region) -> np.ndarray:
+    def _anatomical(self, resource: Resource, region: Region, spec: SliceSpec) -> Region:
+        """``region`` with the resource's :class:`PlaneView` for ``spec`` (None when the
+        plane is the stored axis in stored layout: the raw, faster path)."""
+        key = (self.loader.version(resource), spec.name)
+        view = self._views.get(key, False)
+        if view is False:
+            view = plane_view(self.loader.geometry(resource), spec.name)
+            if identity_view(view, view.axis):
+                view = None
+            self._views[key] = view
+        axis = region.axis if view is None else view.axis
+        if axis != region.axis:
+            raise InvalidResourceError(
+                f"resource {resource.id} ({resource.filename}): its metadata puts the "
+                f"{spec.name} plane on stored axis {region.axis}, its file on axis {axis}"
+            )
+        return Region(axis, region.index, view)
+
+    def _affine(self, resource: Resource, region: Region, dhw: tuple[int, ...]) -> np.ndarray:
         """The item's affine; slices reuse the volume's slice-0 affine and per-slice step."""
         geometry = self.loader.geometry(resource)
         if region.axis is None:
             return item_affine(geometry, region)
-        key = (self.loader.version(resource), region.axis)
+        view = region.view
+        key = (self.loader.version(resource), region.axis, view)
         cached = self._slice_affines.get(key)
         if cached is None:
-            first = item_affine(geometry, Region(region.axis, 0))
+
+            def at(k: int) -> np.ndarray:
+                sliced = self._slice_geometry(resource, region, dhw, k)
+                return np.eye(4) if sliced is None else np.array(sliced.affine, dtype=np.float64)
+
+            first = at(0)
             try:
-                step = item_affine(geometry, Region(region.axis, 1))[:, 3] - first[:, 3]
-            except ValueError:  # a single 2-D image: there is no slice 1
+                step = at(1)[:, 3] - first[:, 3]
+            except (ValueError, IndexError):  # a single slice: there is no slice 1
                 step = np.zeros(4)
             cached = self._slice_affines[key] = (first, step)
         first, step = cached
@@ -182,14 +221,26 @@ class ItemBuilder:
         affine[:, 3] += region.index * step
         return affine
 
-    def _client_metainfo(self, resource: Resource, region: Region, plane: str) -> Any:
+    def _client_metainfo(
+        self, resource: Resource, region: Region, plane: str, dhw: tuple[int, ...]
+    ) -> Any:
         info = self.loader.metainfo(resource)
         if region.axis is None or plane == "":
             return info
-        geometry = self.loader.geometry(resource)
         return {
             "slice_axis": plane,
             "slice_index": region.index,
             "parent": info,
-            "geometry": None if geometry is None else geometry.slice(region.axis, region.index),
+            "geometry": self._slice_geometry(resource, region, dhw, region.index),
         }
+
+    def _slice_geometry(
+        self, resource: Resource, region: Region, dhw: tuple[int, ...], k: int
+    ) -> Geometry | None:
+        """Geometry of slice ``k`` (in ``region``'s plane) as a 2-D image, or None."""
+        geometry = self.loader.geometry(resource)
+        if geometry is None or region.axis is None:
+            return geometry
+        if region.view is not None:
+            return region.view.slice_geometry(geometry, dhw, k)
+        return geometry.slice(region.axis, k)

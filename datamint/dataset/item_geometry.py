@@ -28,13 +28,51 @@ from typing import Any
 import numpy as np
 
 from datamint.dataset.regions import Region
-from datamint.geometry import Geometry
+from datamint.entities import Resource
+from datamint.geometry import Geometry, reverse_index_axes
+from datamint.geometry_planes import PlaneView
 
-__all__ = ["GEOMETRY_RULES", "geometry_rule", "item_affine", "spacing_of", "transformed_affine"]
+__all__ = [
+    "GEOMETRY_RULES",
+    "geometry_rule",
+    "identity_view",
+    "item_affine",
+    "metadata_geometry",
+    "spacing_of",
+    "transformed_affine",
+]
 
 GEOMETRY_RULES = ("keep", "resize", "drop")
 _RESIZES = ("Resize", "LongestMaxSize", "SmallestMaxSize")
 _NEUTRAL = ("ToTensorV2",)
+
+
+def metadata_geometry(resource: Resource) -> Geometry | None:
+    """A resource's geometry from its metadata alone (no download), or None.
+
+    NIfTI resources carry ``metadata.affine`` (the file's, over its ``(x, y, z)`` index,
+    RAS mm) and ``metadata.shape_xyz``; their ``(n, h, w)`` geometry is that affine with
+    the index axes reversed. Others (DICOM) carry no affine: None, read the header.
+    """
+    metadata = resource.get("metadata") or {}
+    affine = metadata.get("affine")
+    if affine is None or metadata.get("shape_xyz") is None:
+        return None
+    try:
+        return Geometry(reverse_index_axes(np.asarray(affine, dtype=np.float64)))
+    except ValueError:
+        return None
+
+
+def identity_view(view: PlaneView, axis: int) -> bool:
+    """Whether ``view`` slices stored axis ``axis`` in stored order with no transpose or
+    flip, i.e. is what a raw slice gives."""
+    rest = [a for a in (0, 1, 2) if a != axis]
+    return (
+        view.axis == axis
+        and not (view.reverse or view.row_flip or view.col_flip)
+        and (view.row_axis, view.col_axis) == tuple(rest)
+    )
 
 
 def item_affine(geometry: Geometry | None, region: Region) -> np.ndarray:
@@ -49,6 +87,8 @@ def item_affine(geometry: Geometry | None, region: Region) -> np.ndarray:
         there is no geometry, or when a slice has none (a video cut across its frames).
     """
     if geometry is not None and region.axis is not None:
+        if region.view is not None and region.view.anatomical:
+            raise ValueError("anatomical slices: use PlaneView.slice_geometry")
         geometry = geometry.slice(region.axis, region.index)
     if geometry is None:
         return np.eye(4)

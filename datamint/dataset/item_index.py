@@ -78,19 +78,24 @@ class WholeResources:
 
 @dataclass(frozen=True)
 class SliceSpec:
-    """What a sliced view cuts: the axis of ``(D, H, W)`` and its name.
+    """What a sliced view cuts.
 
     Attributes:
-        axis: 0, 1 or 2.
-        name: ``"axial"``, ``"coronal"``, ``"sagittal"``, or ``"frame"`` for videos.
+        axis: The stored axis of ``(D, H, W)`` for raw slices (0, 1, 2) and frames (0);
+            for an anatomical plane, the axis used when a volume has no patient geometry.
+        name: ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"axis0"`` / ``"axis1"`` /
+            ``"axis2"`` for raw axes, or ``"frame"`` for videos.
+        anatomical: Whether ``name`` is a plane resolved per volume from its affine.
     """
 
     axis: int
     name: str
+    anatomical: bool = False
 
     @classmethod
     def of(cls, axis: str | int, *, frames: bool = False) -> SliceSpec:
-        """The spec for a ``slice(axis)`` argument, or a video's frames.
+        """The spec for a ``slice(axis)`` argument (a plane name, or 0/1/2 for the raw
+        stored axis), or a video's frames.
 
         Raises:
             ValueError: For an unknown axis.
@@ -98,23 +103,37 @@ class SliceSpec:
         if frames:
             return cls(0, "frame")
         index = parse_axis(axis)
-        return cls(index, AXIS_NAMES[index])
+        if isinstance(axis, str):
+            return cls(index, AXIS_NAMES[index], anatomical=True)
+        return cls(index, f"axis{index}")
 
 
 class Slices:
-    """One item per slice of each resource along ``spec.axis``.
+    """One item per slice of each resource along ``spec``.
 
     Args:
-        spec: The axis.
-        lengths: Per resource, its size along the axis.
+        spec: The plane or axis.
+        lengths: Per resource, its number of slices.
+        axes: Per resource, the stored axis sliced (an anatomical plane can be a
+            different stored axis in each volume); default ``spec.axis`` for all.
     """
 
-    def __init__(self, spec: SliceSpec, lengths: Sequence[int] | np.ndarray) -> None:
+    def __init__(
+        self,
+        spec: SliceSpec,
+        lengths: Sequence[int] | np.ndarray,
+        axes: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
         self.spec = spec
         lengths = np.asarray(lengths, dtype=np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         self.offsets = offsets  # (R + 1,): first item of each resource, then the total
+        self.axes = (
+            np.full(len(lengths), spec.axis, dtype=np.int8)
+            if axes is None
+            else np.asarray(axes, dtype=np.int8)
+        )
 
     @classmethod
     def build(
@@ -122,16 +141,23 @@ class Slices:
         spec: SliceSpec,
         resources: Sequence[Resource],
         header_shape: Callable[[Resource], Sequence[int]],
+        stored_axis: Callable[[Resource], int] | None = None,
     ) -> Slices:
         """The index of ``resources``, lengths from metadata where it has them.
 
         Args:
-            spec: The axis.
+            spec: The plane or axis.
             resources: The dataset's resources, in order.
             header_shape: Reads a resource's ``(C, N, H, W)`` from its file header; called
                 only for resources whose metadata lacks the size along the axis.
+            stored_axis: For an anatomical ``spec``, the stored axis of a resource's plane.
         """
-        return cls(spec, [axis_length(r, spec.axis, header_shape) for r in resources])
+        axes = [
+            stored_axis(r) if spec.anatomical and stored_axis is not None else spec.axis
+            for r in resources
+        ]
+        lengths = [axis_length(r, a, header_shape) for r, a in zip(resources, axes, strict=True)]
+        return cls(spec, lengths, axes)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -145,7 +171,7 @@ class Slices:
 
     def locate(self, index: int) -> tuple[int, Region]:
         position = self.resource_position(index)
-        return position, Region(self.spec.axis, int(index - self.offsets[position]))
+        return position, Region(int(self.axes[position]), int(index - self.offsets[position]))
 
 
 def axis_length(

@@ -30,6 +30,7 @@ import numpy as np
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
 from datamint.geometry import Geometry
+from datamint.geometry_grids import GridMap, same_grid
 from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
 from datamint.storage.hashing import file_sha256
@@ -144,6 +145,7 @@ class ItemLoader:
         # open volumes (StoredVolume handles, or memory maps for "npy"), per version and axis
         self._volumes = _Memo(64)
         self._masks = _Memo(256)  # memory-mapped masks per annotation version
+        self._grids = _Memo(256)  # (annotation version, resource version) -> GridMap | None
         self._image_keys: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._warned_uint16 = False
 
@@ -272,6 +274,51 @@ class ItemLoader:
         version = (annotation.id, json.dumps(info, sort_keys=True, default=str))
         return self._masks.get(version, lambda: self._open_mask(annotation))
 
+    def mask_on_image(self, annotation: Annotation, resource: Resource) -> np.ndarray:
+        """:meth:`mask` on its resource's voxel grid.
+
+        A mask file whose geometry maps the same voxels in another axis order or
+        direction (a mask NIfTI saved LPS beside an RAS image, or with its axes
+        reversed) is permuted and flipped onto the image's ``(N, H, W)`` grid, as a view.
+        Masks without patient geometry (PNG, video frames), or whose grid does not match
+        the image's beyond axis order, are used index for index, as stored.
+
+        Raises:
+            AnnotationError: As :meth:`mask`.
+        """
+        mask = self.mask(annotation)
+        info = annotation_version_info(annotation.record)
+        key = (annotation.id, json.dumps(info, sort_keys=True, default=str), self.version(resource))
+        grid = self._grids.get(key, lambda: self._grid_of(annotation, resource, mask.shape))
+        return mask if grid is None else grid.apply(mask)
+
+    def _grid_of(
+        self, annotation: Annotation, resource: Resource, mask_shape: tuple[int, ...]
+    ) -> GridMap | None:
+        from datamint.geometry import Calibration, NAxis
+
+        image = self.geometry(resource)
+        if image is None or image.calibration is not Calibration.PATIENT:
+            return None
+        if image.n_axis is not NAxis.SPACE:
+            return None
+        try:
+            path = self._fetch_segmentation(annotation)
+            own = read_header(path, FileHint(filename=annotation.get("file"))).geometry
+        except ReaderError:
+            return None
+        if own is None or own.calibration is not Calibration.PATIENT:
+            return None
+        dhw = tuple(self.header(resource).shape[1:])
+        try:
+            grid = same_grid(
+                image.to_space("RAS").affine, dhw, own.to_space("RAS").affine, mask_shape
+            )
+        except ValueError:
+            _LOG.debug("mask of annotation %s: grid differs from its image's", annotation.id)
+            return None
+        return None if grid.identity else grid
+
     def _open_mask(self, annotation: Annotation) -> np.ndarray:
         path = self._fetch_segmentation(annotation)
         what = (
@@ -302,4 +349,5 @@ class ItemLoader:
         state["_headers"] = _Memo(self._headers.size)
         state["_volumes"] = _Memo(self._volumes.size)
         state["_masks"] = _Memo(self._masks.size)
+        state["_grids"] = _Memo(self._grids.size)
         return state

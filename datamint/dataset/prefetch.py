@@ -148,7 +148,7 @@ def _decode_one(dataset: Any, position: int, axis_hint: int | None) -> int:
 def decode_resources(
     dataset: Any,
     *,
-    axis_hint: int | None = None,
+    axis_hint: int | Sequence[int] | None = None,
     max_workers: int = 2,
     progress: bool = True,
     report: PrefetchReport | None = None,
@@ -160,7 +160,8 @@ def decode_resources(
 
     Args:
         dataset: A prepared dataset (pickled to each pool process).
-        axis_hint: The spatial axis to lay out first (a sliced view's axis).
+        axis_hint: The spatial axis to lay out first (a sliced view's axis), or one per
+            resource (an anatomical plane falls on different stored axes).
         max_workers: Pool processes.
         progress: Show a tqdm bar.
         report: Counts are added to this report (a new one by default).
@@ -178,7 +179,8 @@ def decode_resources(
         ProcessPoolExecutor(max_workers=max_workers) as pool,
         tqdm(total=n, desc="decode", unit="volume", disable=not progress) as bar,
     ):
-        futures = [pool.submit(_decode_one, dataset, i, axis_hint) for i in range(n)]
+        hints = axis_hint if isinstance(axis_hint, Sequence) else [axis_hint] * n
+        futures = [pool.submit(_decode_one, dataset, i, hints[i]) for i in range(n)]
         for future in as_completed(futures):
             error = future.exception()
             if error is not None:

@@ -1,4 +1,10 @@
-"""Which part of a resource an item shows: the whole volume, or one slice along an axis."""
+"""Which part of a resource an item shows: the whole volume, or one slice.
+
+A slice is either raw (slice ``index`` along ``axis`` of the stored ``(D, H, W)`` array,
+rows and columns in stored order) or anatomical: a
+:class:`~datamint.geometry_planes.PlaneView` turns item ``index`` (counted toward S, A
+or R) into the stored slice and puts its rows and columns in the display convention.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datamint.geometry import PLANES as AXIS_NAMES  # axes 0, 1, 2 of a (D, H, W) array
+from datamint.geometry_planes import PlaneView
 
 __all__ = ["AXIS_NAMES", "Region"]
 
@@ -17,22 +24,51 @@ class Region:
     """Which part of a ``(D, H, W)`` resource an item shows.
 
     Attributes:
-        axis: None for the whole volume; 0 (axial, depth), 1 (coronal, height) or 2
-            (sagittal, width) for one slice.
-        index: The slice index along ``axis``.
+        axis: None for the whole volume; else the stored axis sliced (0 depth, 1 height,
+            2 width).
+        index: The slice: the stored index along ``axis`` without ``view``, the item's
+            anatomical index with one.
+        view: How an anatomical plane maps onto the stored array (slice order, rows,
+            columns, flips); None for raw slices and whole volumes.
     """
 
     axis: int | None = None
     index: int = 0
+    view: PlaneView | None = None
+
+    def stored_index_in(self, dhw: Sequence[int]) -> int:
+        """The index along ``axis`` of a stored ``(D, H, W)`` array of shape ``dhw``."""
+        if self.view is None:
+            return self.index
+        return self.view.stored_index(self.index, tuple(dhw))
+
+    def view_length(self, dhw: Sequence[int]) -> int:
+        """The number of slices along ``axis`` (the stored size; views do not change it)."""
+        return int(tuple(dhw)[self.axis]) if self.axis is not None else 1
 
     def spatial_shape(self, dhw: Sequence[int]) -> tuple[int, ...]:
         """The item's spatial shape for a resource of shape ``dhw``."""
         if self.axis is None:
             return tuple(dhw)
+        if self.view is not None:
+            return self.view.plane_shape(tuple(dhw))
         return tuple(n for i, n in enumerate(dhw) if i != self.axis)
 
     def take(self, array: np.ndarray) -> np.ndarray:
-        """Cut this region from an array whose last three axes are ``(D, H, W)``."""
+        """Cut this region from an array (or a stored volume) whose last three axes are
+        ``(D, H, W)``; a slice reads only that slice of a stored volume."""
         if self.axis is None:
             return np.asarray(array)
-        return np.take(array, self.index, axis=array.ndim - 3 + self.axis)
+        dhw = tuple(array.shape[-3:])
+        plane = np.take(array, self.stored_index_in(dhw), axis=array.ndim - 3 + self.axis)
+        view = self.view
+        if view is None:
+            return plane
+        rest = [a for a in (0, 1, 2) if a != self.axis]  # stored order of the plane's axes
+        if rest.index(view.row_axis) == 1:
+            plane = np.swapaxes(plane, -1, -2)
+        if view.row_flip:
+            plane = plane[..., ::-1, :]
+        if view.col_flip:
+            plane = plane[..., ::-1]
+        return plane

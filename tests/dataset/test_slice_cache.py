@@ -30,7 +30,7 @@ def _kwargs(demo_server, cache: Path, fmt: str | None) -> dict:
 
 
 @pytest.mark.parametrize("fmt", ["b2nd", "npy.gz", "npy", None])
-@pytest.mark.parametrize("axis", ["axial", "coronal", "sagittal"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
 def test_items_equal_slices_of_the_decoded_volume(demo_server, tmp_path, fmt, axis):
     volumes = VolumeDataset(project="demo", **_kwargs(demo_server, tmp_path / "cache", fmt))
     sliced = volumes.filter(filename_pattern="volumes/b*").slice(axis)
@@ -59,7 +59,7 @@ def test_image_dtype_chooses_the_item_dtype(demo_server, tmp_path, image_dtype, 
     sliced = (
         VolumeDataset(project="demo", image_dtype=image_dtype, **kwargs)
         .filter(filename_pattern="volumes/brain1*")
-        .slice("sagittal")
+        .slice(2)
     )
     image = nib.Nifti1Image.from_bytes(
         gzip.decompress(sliced.loader._fetch_resource(sliced.resources[0]).read_bytes())
