@@ -141,8 +141,9 @@ def staple(decisions: np.ndarray, max_iter: int = 1000, tol: float = 1e-7) -> St
     p = q = np.full(n_raters, np.nan)
     for _ in range(max_iter):
         fg, bg = w * weight, (1.0 - w) * weight
-        new_p = (decided @ fg) / fg.sum()
-        new_q = ((1.0 - decided) @ bg) / bg.sum()
+        # clipped: a rate can round to just above 1
+        new_p = np.clip((decided @ fg) / fg.sum(), 0.0, 1.0)
+        new_q = np.clip(((1.0 - decided) @ bg) / bg.sum(), 0.0, 1.0)
         done = bool(
             np.all(np.abs(new_p - p) <= tol) and np.all(np.abs(new_q - q) <= tol)
         )  # nan (first pass) compares False

@@ -116,3 +116,16 @@ def test_bad_arguments_and_non_convergence():
     with pytest.warns(DatamintWarning, match="did not converge in 1 iterations"):
         _, p, _ = staple(_raters(_truth((4, 16, 16))), max_iter=1)
     assert not math.isnan(p[0])
+
+
+def test_rates_that_round_above_one_stay_valid():
+    """Raters that all contain one mask: a rate rounds to 1 + 1 ulp without clipping, and the
+    log of 1 - rate then warns (an error under the test settings)."""
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        n = rng.integers(2, 5)
+        shape = (rng.integers(1, 8), rng.integers(5, 40), rng.integers(5, 40))
+        base = rng.random(shape) < rng.random()
+        noise = [rng.random(shape) < 0.01 * rng.integers(0, 3) for _ in range(n)]
+        _, p, q = staple(np.stack([base | extra for extra in noise]))
+        assert np.all((p >= 0) & (p <= 1)) and np.all((q >= 0) & (q <= 1))
