@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from datamint.exceptions import ValidationError
-from datamint.targets.staple import staple
 
 __all__ = [
     "SEMANTIC_MERGE_STRATEGIES",
@@ -228,6 +227,8 @@ def staple_semantic(
         ValueError: If ``per_author`` is empty, shapes differ, or the channel count is
             not ``num_classes + 1``.
     """
+    from datamint.targets.staple import staple  # SciPy loads only when STAPLE is used
+
     if not per_author:
         raise ValueError("staple_semantic needs at least one author; use empty_semantic()")
     authors = tuple(per_author)
