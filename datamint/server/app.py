@@ -3,8 +3,9 @@
 ``create_app(store_dir)`` wires the store, the routers of contract/API.md §4, JSON error
 bodies ``{"message": ...}`` (§3.3), the request guard (key before body, bounded bodies,
 strict JSON: :mod:`datamint.server.guard`) and a one-line-per-request log on the
-``datamint.server`` logger: method, path (never the query string or headers), status,
-duration and user email, with control characters escaped (:mod:`.log_safety`). API keys
+``datamint.server`` logger: method, path as sent (percent-encoded, so it holds no space or
+control character; never the query string or headers), status, duration and user email,
+with control characters escaped in every message (:mod:`.log_safety`). API keys
 never reach the log. A client that goes away before its answer is logged as
 ``client disconnected``, not as an error.
 
@@ -75,6 +76,14 @@ __all__ = ["create_app"]
 logger = logging.getLogger("datamint.server")
 
 
+def _wire_path(scope: Scope) -> str:
+    """Return the request path as sent on the wire (percent-encoded ASCII), for the log."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("ascii", "backslashreplace")
+    return str(scope.get("path"))
+
+
 class RequestLogMiddleware:
     """ASGI middleware logging one INFO line per HTTP request.
 
@@ -105,7 +114,7 @@ class RequestLogMiddleware:
             logger.info(
                 "%s %s %s %.1f ms %s",
                 scope.get("method"),
-                scope.get("path"),
+                _wire_path(scope),
                 outcome,
                 (time.perf_counter() - started) * 1000.0,
                 (scope.get("state") or {}).get("user", "-"),
