@@ -214,7 +214,8 @@ class BlobStore:
         try:
             if target.stat().st_size != size:
                 return False
-            os.utime(target)  # a blob in use again must not look old to the collector
+            with contextlib.suppress(PermissionError):  # a store we may read but not touch
+                os.utime(target)  # a blob in use again must not look old to the collector
         except FileNotFoundError:
             return False
         return True
