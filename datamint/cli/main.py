@@ -7,7 +7,16 @@ inside the command functions, so ``datamint --help`` stays fast. To add a comman
 
 import typer
 
-from datamint.cli import agreement, cache, demo, download, import_cmd, serve, server_users
+from datamint.cli import (
+    agreement,
+    cache,
+    demo,
+    download,
+    import_cmd,
+    serve,
+    server_store,
+    server_users,
+)
 
 __all__ = ["app"]
 
@@ -17,7 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _module in (demo, serve, import_cmd, server_users, download, cache, agreement):
+for _module in (demo, serve, import_cmd, server_users, server_store, download, cache, agreement):
     _module.register(app)
 
 

@@ -1,11 +1,11 @@
 """``datamint serve``: run the reference server over a local store."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["register", "serve"]
+__all__ = ["log_config", "register", "serve"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -49,13 +49,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
-    level = getattr(logging, log_level.upper(), logging.INFO)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    server_logger = logging.getLogger("datamint.server")
-    server_logger.addHandler(handler)
-    server_logger.setLevel(level)
-    server_logger.propagate = False
+    level = logging.getLevelName(getattr(logging, log_level.upper(), logging.INFO))
     if host not in _LOOPBACK:
         typer.echo(
             f"warning: binding {host}: the store is reachable from the network over plain HTTP",
@@ -66,9 +60,43 @@ def serve(
         host=host,
         port=port,
         log_level=log_level.lower(),
+        log_config=log_config(level),
         access_log=False,
         ws="none",
     )
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """Return the logging set-up of ``datamint serve``, for :func:`logging.config.dictConfig`.
+
+    One stderr handler, ``TIME LEVEL LOGGER: message``, shared by the request log
+    (``datamint.server``) and uvicorn's own messages; its filter escapes control
+    characters, so no request can forge a log line.
+
+    Args:
+        level: Level name, e.g. ``"INFO"``.
+
+    Returns:
+        The configuration dict.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"escape": {"()": "datamint.server.log_safety.EscapingFilter"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "filters": ["escape"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "datamint.server": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,9 @@ import typer
 
 __all__ = ["add_user", "register", "server_app"]
 
-server_app = typer.Typer(help="Manage the users of a reference-server store.", no_args_is_help=True)
+server_app = typer.Typer(
+    help="Manage a reference-server store: users, limits, clean-up.", no_args_is_help=True
+)
 
 
 @server_app.command("add-user")

@@ -6,10 +6,16 @@ Layers, each calling only downward::
     routes_*.py               one router per endpoint group (contract/API.md §4): reads in
                               routes_{projects,resources,annotations,worklists,splits,datasets},
                               writes in routes_resource_writes and routes_annotation_writes
-    deps.py, files.py         shared route glue (user, ids, access, paging); ETag/Range files
+    guard.py                  ASGI middleware: API key before any body byte, bounded bodies
+                              (413), strict JSON (422 for NaN, Infinity, lone surrogates)
+    deps.py, files.py         shared route glue (user, ids, access as 404, paging); ETag/Range
     listing.py                cached match lists per (user, filter, store generation); JSON
                               responses spliced from stored records
-    uploads.py                multipart bodies streamed into <store>/tmp, hashed on the way
+    uploads.py                multipart bodies streamed into <store>/tmp, hashed on the way;
+                              per-file limit and per-user quota
+    strict_json.py            JSON parsing that refuses what cannot be stored or sent back
+    log_safety.py             control characters escaped in every log line
+    maintenance.py            orphaned staging and unreferenced blobs removed (on start, gc)
     models.py                 pydantic models of the wire shapes (the OpenAPI schema)
     masks.py                  segmentation uploads: checked against the resource, one label
                               per file
@@ -25,6 +31,7 @@ Layers, each calling only downward::
     timeutil.py               ISO-8601 UTC timestamps (emit with microseconds, parse any)
     errors.py                 ApiError (HTTP) and ManifestError (import)
 
-Only ``app``, ``deps``, ``files``, ``listing``, ``uploads`` and the routers import FastAPI
-(the ``server`` extra); the store, the importers and the key handling do not.
+Only ``app``, ``deps``, ``files``, ``guard``, ``listing``, ``uploads`` and the routers import
+FastAPI or Starlette (the ``server`` extra); the store, the importers and the key handling do
+not.
 """

@@ -1,9 +1,16 @@
 """The FastAPI application of the reference server (``datamint serve``).
 
 ``create_app(store_dir)`` wires the store, the routers of contract/API.md §4, JSON error
-bodies ``{"message": ...}`` (§3.3) and a one-line-per-request log on the
-``datamint.server`` logger: method, path (never the query string or headers), status,
-duration and user email. API keys never reach the log.
+bodies ``{"message": ...}`` (§3.3), the request guard (key before body, bounded bodies,
+strict JSON: :mod:`datamint.server.guard`) and a one-line-per-request log on the
+``datamint.server`` logger: method, path as sent (percent-encoded, so it holds no space or
+control character; never the query string or headers), status, duration and user email,
+with control characters escaped in every message (:mod:`.log_safety`). API keys
+never reach the log. A client that goes away before its answer is logged as
+``client disconnected``, not as an error.
+
+When the app is created it removes the staging files of dead processes and the blobs no
+record references (older than the grace period; :mod:`datamint.server.maintenance`).
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datamint.server import (
+    log_safety,
     routes_annotation_edits,
     routes_annotation_writes,
     routes_annotations,
@@ -37,7 +47,9 @@ from datamint.server import (
 )
 from datamint.server.dataset_zip import DownloadTokens
 from datamint.server.errors import ApiError
+from datamint.server.guard import DISCONNECTED_KEY, RequestGuard
 from datamint.server.listing import ListingCache
+from datamint.server.maintenance import collect_garbage
 from datamint.server.store import ProjectStore
 
 #: Routers in registration order: static paths (``/resources/channels``) before the
@@ -64,6 +76,14 @@ __all__ = ["create_app"]
 logger = logging.getLogger("datamint.server")
 
 
+def _wire_path(scope: Scope) -> str:
+    """Return the request path as sent on the wire (percent-encoded ASCII), for the log."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("ascii", "backslashreplace")
+    return str(scope.get("path"))
+
+
 class RequestLogMiddleware:
     """ASGI middleware logging one INFO line per HTTP request.
 
@@ -78,7 +98,8 @@ class RequestLogMiddleware:
         """Run the request and log ``METHOD /path STATUS DURATION ms user``.
 
         The line is written just before the last body chunk is sent, so it is in the log
-        by the time the client has the whole response.
+        by the time the client has the whole response. ``STATUS`` reads ``client
+        disconnected`` when the client went away before its answer.
         """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -89,11 +110,12 @@ class RequestLogMiddleware:
 
         def log_line() -> None:
             logged[0] = True
+            outcome = "client disconnected" if scope.get(DISCONNECTED_KEY) else str(status[0])
             logger.info(
-                "%s %s %d %.1f ms %s",
+                "%s %s %s %.1f ms %s",
                 scope.get("method"),
-                scope.get("path"),
-                status[0],
+                _wire_path(scope),
+                outcome,
                 (time.perf_counter() - started) * 1000.0,
                 (scope.get("state") or {}).get("user", "-"),
             )
@@ -145,6 +167,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _message_response(500, f"internal server error ({type(exc).__name__})")
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        request.scope[DISCONNECTED_KEY] = True  # the request log says so; nothing is sent
+        return Response(status_code=499)
+
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -159,23 +186,38 @@ def create_app(store_dir: str | os.PathLike[str]) -> FastAPI:
             missing; fill it with ``datamint import``).
 
     Returns:
-        The FastAPI app, with the store at ``app.state.store``, the listing cache at
+        The FastAPI app, with the store at ``app.state.store``, its limits at
+        ``app.state.settings`` (read now), the listing cache at
         ``app.state.listing_cache`` and dataset download tokens at
-        ``app.state.download_tokens``; its OpenAPI schema is served at ``/openapi.json``.
+        ``app.state.download_tokens``; its OpenAPI schema is served at ``/openapi.json``
+        (without a key, like ``/docs`` and ``/redoc``).
 
     Raises:
         ValidationError: If the store was written by a newer datamint.
         OSError: If the folder cannot be created.
     """
+    log_safety.install(logger)
     app = FastAPI(
         title="datamint reference server",
         description="The Datamint REST API served from a local project store.",
     )
-    app.state.store = ProjectStore(store_dir)
+    store = ProjectStore(store_dir)
+    report = collect_garbage(store)
+    if report.blobs_removed or report.staging_files:
+        logger.info("store %s on start: %s", store.store_dir, report)
+    app.state.store = store
+    app.state.settings = store.settings.get()
     app.state.listing_cache = ListingCache()
     app.state.download_tokens = DownloadTokens()
     _install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    public = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        RequestGuard,
+        store=store,
+        settings=app.state.settings,
+        public_paths=[path for path in public if path],
+    )
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -2,24 +2,47 @@
 
 Each file is kept once, at ``<store_dir>/blobs/<sha[:2]>/<sha>``, named by the sha256 of its
 bytes and written atomically (a temp file beside the target, then ``os.replace``). Content
-that has to be built (a series archive) is staged under ``<store_dir>/tmp`` first. Nothing is
-written outside ``store_dir``.
+that has to be built (a series archive) or received (an upload) is staged first, in a
+folder of the open store, ``<store_dir>/tmp/session-<uuid>/``, that exists while something
+is being staged and whose lock file ``<store_dir>/tmp/session-<uuid>.lock`` the process
+holds meanwhile. When the process dies (even by ``kill -9``) the lock goes with it, and
+the server removes such orphaned staging when it starts
+(:func:`datamint.server.maintenance.clean_staging`). Nothing is written outside
+``store_dir``.
+
+Blobs no record references any more (a replaced file, an archive after its token expired)
+are removed by :func:`datamint.server.maintenance.collect_garbage`, only once they are
+older than a grace period: storing content that is already there refreshes the blob's
+modification time, so a blob about to be referenced again is never taken.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import re
+import shutil
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from filelock import FileLock
+
 from datamint.storage.atomic import atomic_open
 
-__all__ = ["BlobStore", "StagedFile", "hash_file"]
+__all__ = ["SESSION_LOCK_SUFFIX", "BlobStore", "StagedFile", "hash_file"]
+
+#: Suffix of the lock file beside each staging session folder.
+SESSION_LOCK_SUFFIX = ".lock"
+
+#: Blobs created in the current context, when someone records them (see ``recording``).
+_RECORDER: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar(
+    "datamint_blob_recorder", default=None
+)
 
 _CHUNK_BYTES = 1 << 20
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -46,19 +69,76 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-class StagedFile:
-    """A file being received under ``<store_dir>/tmp``, hashed while it is written.
+class _StagingSession:
+    """The staging folder ``<store_dir>/tmp/session-<uuid>`` of one open store.
+
+    It exists while something is being staged: the first user creates it and takes its
+    lock file (held by this process until released; the OS drops it if the process dies),
+    the last one removes both. Thread-safe.
 
     Args:
-        tmp_dir: The store's staging folder (created when missing).
+        root: ``<store_dir>/tmp``.
     """
 
-    def __init__(self, tmp_dir: Path) -> None:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.path = tmp_dir / f"upload-{uuid.uuid4().hex}"
-        self._fh: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._guard = threading.Lock()
+        self._users = 0
+        self._folder: Path | None = None
+        self._lock: FileLock | None = None
+
+    def enter(self) -> Path:
+        """Start using the folder (creating it and taking its lock when first used).
+
+        Returns:
+            The session folder.
+        """
+        with self._guard:
+            if self._folder is None:
+                self.root.mkdir(parents=True, exist_ok=True)
+                folder = self.root / f"session-{uuid.uuid4().hex}"
+                lock = FileLock(str(folder) + SESSION_LOCK_SUFFIX, timeout=0, thread_local=False)
+                lock.acquire()
+                folder.mkdir()
+                self._folder, self._lock = folder, lock
+            self._users += 1
+            return self._folder
+
+    def leave(self) -> None:
+        """Stop using the folder; the last user removes it and releases its lock."""
+        with self._guard:
+            self._users -= 1
+            if self._users > 0 or self._folder is None or self._lock is None:
+                return
+            folder, lock = self._folder, self._lock
+            self._folder = self._lock = None
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock.lock_file)
+            lock.release()
+
+
+class StagedFile:
+    """A file being received under ``<store_dir>/tmp/<session>``, hashed while it is written.
+
+    Args:
+        session: The store's staging session (entered here, left by :meth:`discard`).
+    """
+
+    def __init__(self, session: _StagingSession) -> None:
+        self._session: _StagingSession | None = session
+        folder = session.enter()
+        self.path = folder / f"upload-{uuid.uuid4().hex}"
+        try:
+            self._fh: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115 - see close()
+        except BaseException:
+            self._session = None
+            session.leave()
+            raise
         self._digest = hashlib.sha256()
         self.size = 0
+        #: Set by :meth:`BlobStore.put_staged` once the content is in the store.
+        self.stored = False
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the file and to its hash.
@@ -83,10 +163,13 @@ class StagedFile:
         return self._digest.hexdigest()
 
     def discard(self) -> None:
-        """Close and delete the staging file (idempotent)."""
+        """Close and delete the staging file, and leave the session (idempotent)."""
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        session, self._session = self._session, None
+        if session is not None:
+            session.leave()
 
 
 class BlobStore:
@@ -98,8 +181,44 @@ class BlobStore:
 
     def __init__(self, store_dir: str | os.PathLike[str]) -> None:
         self.root = Path(store_dir) / "blobs"
-        self.tmp_dir = Path(store_dir) / "tmp"
+        self.staging_root = Path(store_dir) / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._staging = _StagingSession(self.staging_root)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[tuple[str, int]]]:
+        """Record the blobs this context creates (not those that were there already).
+
+        Used by the importers to remove what a failed import wrote. Other threads and
+        requests are not recorded (the record lives in a context variable).
+
+        Yields:
+            A list filled with ``(sha256, st_mtime_ns)`` of each blob created inside.
+        """
+        created: list[tuple[str, int]] = []
+        token = _RECORDER.set(created)
+        try:
+            yield created
+        finally:
+            _RECORDER.reset(token)
+
+    def _created(self, sha: str, target: Path) -> None:
+        recorder = _RECORDER.get()
+        if recorder is not None:
+            with contextlib.suppress(OSError):
+                recorder.append((sha, target.stat().st_mtime_ns))
+
+    @staticmethod
+    def _reuse(target: Path, size: int) -> bool:
+        """Return whether ``target`` already holds ``size`` bytes; if so, mark it fresh."""
+        try:
+            if target.stat().st_size != size:
+                return False
+            with contextlib.suppress(PermissionError):  # a store we may read but not touch
+                os.utime(target)  # a blob in use again must not look old to the collector
+        except FileNotFoundError:
+            return False
+        return True
 
     def path(self, sha256: str) -> Path:
         """Return the path of the blob with this content hash.
@@ -131,19 +250,20 @@ class BlobStore:
         """
         sha, size = hash_file(source)
         target = self.path(sha)
-        if not (target.exists() and target.stat().st_size == size):
+        if not self._reuse(target, size):
             with open(source, "rb") as src, atomic_open(target) as dst:
                 for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
                     dst.write(chunk)
+            self._created(sha, target)
         return sha, size
 
     def stage(self) -> StagedFile:
-        """Start receiving a file under ``<store_dir>/tmp`` (see :meth:`put_staged`).
+        """Start receiving a file under ``<store_dir>/tmp/<session>`` (see :meth:`put_staged`).
 
         Returns:
             A :class:`StagedFile` to write into.
         """
-        return StagedFile(self.tmp_dir)
+        return StagedFile(self._staging)
 
     def put_staged(self, staged: StagedFile) -> tuple[str, int]:
         """Move a fully received staging file to its content address.
@@ -161,11 +281,11 @@ class BlobStore:
         sha, size = staged.sha256, staged.size
         target = self.path(sha)
         try:
-            if target.exists() and target.stat().st_size == size:
-                staged.discard()
-            else:
+            if not self._reuse(target, size):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged.path, target)
+                self._created(sha, target)
+            staged.stored = True
         finally:
             staged.discard()
         return sha, size
@@ -184,16 +304,17 @@ class BlobStore:
         """
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
-        if not (target.exists() and target.stat().st_size == len(data)):
+        if not self._reuse(target, len(data)):
             with atomic_open(target) as fh:
                 fh.write(data)
+            self._created(sha, target)
         return sha, len(data)
 
     def put_built(self, build: Callable[[BinaryIO], None]) -> tuple[str, int]:
         """Store content produced by ``build`` (e.g. a ZIP archive).
 
-        ``build`` writes into a staging file under ``<store_dir>/tmp`` (it may seek); the
-        file is then hashed and moved to its content address.
+        ``build`` writes into a staging file under ``<store_dir>/tmp/<session>`` (it may
+        seek); the file is then hashed and moved to its content address.
 
         Args:
             build: Called once with a seekable binary file opened for writing.
@@ -204,15 +325,18 @@ class BlobStore:
         Raises:
             OSError: If staging or the final move fails; nothing is left behind.
         """
-        staging = self.tmp_dir / f"build-{uuid.uuid4().hex}"
+        staging = self._staging.enter() / f"build-{uuid.uuid4().hex}"
         try:
             with atomic_open(staging) as fh:
                 build(fh)
             sha, size = hash_file(staging)
             target = self.path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, target)
+            if not self._reuse(target, size):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, target)
+                self._created(sha, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 staging.unlink()
+            self._staging.leave()
         return sha, size

@@ -5,8 +5,10 @@ Wire decisions made here (contract/API.md §3):
 - an id that is not a UUID in a **path** is answered 404 ``"<entity> <id> not found (not a
   valid UUID)"``: such an entity cannot exist, and every client maps 404 + "not found" to
   ``ItemNotFoundError``. Malformed ids inside a JSON **body** are a 422.
-- an entity that exists in a project the user is not a member of is a 403; a resource is
-  also visible to the user who uploaded it, before it joins any project.
+- an entity the user may not see is answered exactly like one that does not exist: 404
+  ``"<entity> <id> not found"``, so ids cannot be probed for existence. A user sees the
+  projects they are a member of and everything in them; a resource is also visible to the
+  user who uploaded it, before it joins any project.
 - paging values may be ints or numeric strings; ``limit`` is at most 5000 and, when
   absent, a listing returns everything from ``offset``.
 """
@@ -20,7 +22,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from datamint.server.auth import authenticate
-from datamint.server.errors import ApiError, forbidden, not_found
+from datamint.server.errors import ApiError, not_found
+from datamint.server.guard import USER_KEY
 from datamint.server.listing import ListingCache
 from datamint.server.models import ErrorBody
 from datamint.server.store import ProjectStore
@@ -63,10 +66,10 @@ def more_errors(**codes: str) -> dict[int | str, dict[str, Any]]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (
-        (401, "missing or unknown API key"),
-        (403, "the user is not a member of the project holding the entity"),
-        (404, "unknown entity; the message contains 'not found'"),
-        (422, "malformed request"),
+        (401, "missing or unknown API key (checked before the body is read)"),
+        (404, "unknown entity, or one the user may not see; the message contains 'not found'"),
+        (413, "request body larger than the store's limit (or the user's upload quota)"),
+        (422, "malformed request (including JSON with NaN, Infinity or lone surrogates)"),
     )
 }
 
@@ -97,9 +100,11 @@ def current_user(
 ) -> str:
     """Authenticate the request and return the user's email.
 
-    The email is also put in ``request.state.user`` for the request log. The two
-    security parameters only declare the schemes in the OpenAPI schema; the key is read
-    by :func:`~datamint.server.auth.authenticate` (``apikey`` wins over the bearer token).
+    The request guard (:mod:`datamint.server.guard`) has checked the key already, before
+    the body was read; its answer is reused. The email is also put in
+    ``request.state.user`` for the request log. The two security parameters only declare
+    the schemes in the OpenAPI schema; the key is read by
+    :func:`~datamint.server.auth.authenticate` (``apikey`` wins over the bearer token).
 
     Args:
         request: The incoming request.
@@ -112,9 +117,9 @@ def current_user(
     Raises:
         ApiError: 401 when the key is missing or unknown.
     """
-    email = authenticate(get_store(request), request.headers)
+    email = request.scope.get(USER_KEY) or authenticate(get_store(request), request.headers)
     request.state.user = email
-    return email
+    return str(email)
 
 
 def get_cache(request: Request) -> ListingCache:
@@ -201,14 +206,12 @@ def require_project(store: ProjectStore, email: str, project_id: str) -> dict[st
         The Project record.
 
     Raises:
-        ApiError: 404 when unknown or malformed; 403 when the user is not a member.
+        ApiError: 404 when unknown, malformed, or the user is not a member.
     """
     pid = parse_path_id(project_id, "project")
     project = store.projects.get(pid)
-    if project is None:
+    if project is None or pid not in store.users.member_project_ids(email):
         raise not_found("project", pid)
-    if pid not in store.users.member_project_ids(email):
-        raise forbidden(email, f"project {pid}")
     return project
 
 
@@ -234,16 +237,13 @@ def require_resource(
         ``(record, blob_sha256)``.
 
     Raises:
-        ApiError: 404 when unknown or malformed; 403 when the user may not see it.
+        ApiError: 404 when unknown, malformed, or the user may not see it.
     """
     rid = parse_path_id(resource_id, "resource")
     found = store.resources.get(rid)
-    if found is None:
+    if found is None or not _may_see_resource(store, email, found[2], found[3]):
         raise not_found("resource", rid)
-    record, sha, projects, owner = found
-    if not _may_see_resource(store, email, projects, owner):
-        raise forbidden(email, f"resource {rid}")
-    return record, sha
+    return found[0], found[1]
 
 
 def require_annotation(
@@ -260,17 +260,18 @@ def require_annotation(
         ``(record, blob_sha256 or None)``.
 
     Raises:
-        ApiError: 404 when unknown or malformed; 403 when the user may not see its resource.
+        ApiError: 404 when unknown, malformed, or the user may not see its resource.
     """
     aid = parse_path_id(annotation_id, "annotation")
     found = store.annotations.get(aid)
-    if found is None:
+    resource = None if found is None else store.resources.get(found[0]["resource_id"])
+    if (
+        found is None
+        or resource is None
+        or not _may_see_resource(store, email, resource[2], resource[3])
+    ):
         raise not_found("annotation", aid)
-    record, sha = found
-    resource = store.resources.get(record["resource_id"])
-    if resource is None or not _may_see_resource(store, email, resource[2], resource[3]):
-        raise forbidden(email, f"annotation {aid}")
-    return record, sha
+    return found
 
 
 def require_worklist(
@@ -287,16 +288,13 @@ def require_worklist(
         ``(record, groups or None, project_id)``.
 
     Raises:
-        ApiError: 404 when unknown or malformed; 403 when the user is not a project member.
+        ApiError: 404 when unknown, malformed, or the user is not a project member.
     """
     wid = parse_path_id(worklist_id, "worklist")
     found = store.worklists.get(wid)
-    if found is None:
+    if found is None or found[2] not in store.users.member_project_ids(email):
         raise not_found("worklist", wid)
-    record, groups, project_id = found
-    if project_id not in store.users.member_project_ids(email):
-        raise forbidden(email, f"worklist {wid}")
-    return record, groups, project_id
+    return found
 
 
 def parse_paging(offset: Any, limit: Any) -> tuple[int, int | None]:

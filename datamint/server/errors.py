@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datamint.exceptions import ValidationError
 
-__all__ = ["ApiError", "ManifestError", "ManifestIntegrityError", "forbidden", "not_found"]
+__all__ = ["ApiError", "ManifestError", "ManifestIntegrityError", "not_found"]
 
 
 class ApiError(Exception):
@@ -29,7 +29,10 @@ class ApiError(Exception):
 
 
 def not_found(entity: str, entity_id: str, detail: str = "") -> ApiError:
-    """Build the 404 for an unknown entity; the message always contains "not found".
+    """Build the 404 for an entity that is unknown or that the user may not see.
+
+    Both cases get the same answer, so ids cannot be probed for existence; the message
+    always contains "not found".
 
     Args:
         entity: Kind of entity, e.g. ``"resource"``.
@@ -43,23 +46,6 @@ def not_found(entity: str, entity_id: str, detail: str = "") -> ApiError:
     if detail:
         message += f" ({detail})"
     return ApiError(404, message)
-
-
-def forbidden(email: str, what: str) -> ApiError:
-    """Build the 403 answered when a user is not a member of the project holding ``what``.
-
-    Args:
-        email: The authenticated user.
-        what: The entity asked for, e.g. ``"project 05fe…"``.
-
-    Returns:
-        An :class:`ApiError` with status 403, to be raised by the caller.
-    """
-    return ApiError(
-        403,
-        f"user {email} is not a member of the project holding {what}; "
-        "ask the store owner to add you (datamint import --member EMAIL)",
-    )
 
 
 class ManifestError(ValidationError):

@@ -5,10 +5,17 @@ splits into ``<stem>__<label>__<annotator>`` is an image mask; ``f<frame>__<labe
 (PNG/JPEG) is a frame mask of the media named like its folder; single-frame DICOM files of
 one folder sharing a SeriesInstanceUID are one series; every other media file is one
 resource.
+
+Symbolic links are followed only when they stay inside the folder: a link (to a file or a
+folder) that resolves outside it makes the import fail with a
+:class:`~datamint.server.errors.ManifestError` naming the link and its target, as a
+manifest path leaving the project folder does. Links to folders inside it are not walked
+(their files are reached by their real path). Hidden files and folders are skipped.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections import defaultdict
@@ -17,7 +24,9 @@ from pathlib import Path, PurePosixPath
 
 import pydicom
 
-__all__ = ["FolderScan", "Media", "split_name"]
+from datamint.server.errors import ManifestError
+
+__all__ = ["FolderScan", "Media", "require_inside", "split_name"]
 
 _MEDIA = (
     ".nii.gz",
@@ -63,6 +72,53 @@ def split_name(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def require_inside(root: Path, path: Path) -> Path:
+    """Return ``path`` when it resolves inside ``root``; refuse a link that leaves it.
+
+    Args:
+        root: The imported folder, already resolved.
+        path: A file or folder found under ``root``.
+
+    Returns:
+        ``path`` unchanged.
+
+    Raises:
+        ManifestError: If ``path`` (through a symbolic link anywhere on it) resolves
+            outside ``root``; the message names the path and where it leads.
+    """
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        raise ManifestError(
+            f"{root}: {rel!r} is a symbolic link to {str(target)!r}, outside the imported "
+            "folder; links may only point inside it (copy the file in instead)"
+        )
+    return path
+
+
+def _walk_files(root: Path) -> list[Path]:
+    """Return the visible files under ``root``, refusing links that leave it."""
+    found: list[Path] = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(folder)
+        for name in list(dirnames):
+            path = base / name
+            if name.startswith("."):
+                dirnames.remove(name)
+            elif path.is_symlink():
+                require_inside(root, path)
+                dirnames.remove(name)  # inside the folder: walked by its real path
+        for name in filenames:
+            path = base / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                require_inside(root, path)
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def _series_uid(path: Path) -> tuple[str | None, int]:
     try:
         with warnings.catch_warnings():
@@ -79,7 +135,10 @@ class FolderScan:
     """The files of a folder, classified by name (see :mod:`datamint.server.import_folder`).
 
     Args:
-        root: The folder; hidden files and folders are skipped.
+        root: The folder, resolved; hidden files and folders are skipped.
+
+    Raises:
+        ManifestError: If a symbolic link under ``root`` resolves outside it.
 
     Attributes:
         media: Media files and DICOM series, in path order.
@@ -93,10 +152,8 @@ class FolderScan:
         self.image_masks: list[tuple[str, str, str, str]] = []  # rel, stem, label, annotator
         self.frame_masks: list[tuple[str, str, int, str, str]] = []  # rel, stem, frame, ...
         dicoms: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        for path in _walk_files(root):
             rel = path.relative_to(root).as_posix()
-            if any(part.startswith(".") for part in PurePosixPath(rel).parts):
-                continue
             stem, suffix = split_name(path.name)
             suffix = suffix.lower()
             if not suffix:

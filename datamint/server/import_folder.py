@@ -30,13 +30,14 @@ from typing import Any
 
 from datamint.server.blobs import hash_file
 from datamint.server.errors import ManifestError
-from datamint.server.folder_scan import FolderScan, Media
+from datamint.server.folder_scan import FolderScan, Media, require_inside
 from datamint.server.import_common import (
     build_series_zip,
     derive_id,
     fill_metadata,
     keep_or_restamp,
 )
+from datamint.server.maintenance import remove_unreferenced
 from datamint.server.metadata import infer_mimetype, storage_for
 from datamint.server.store import ProjectBundle, ProjectStore
 from datamint.server.store.annotations import blob_location
@@ -89,6 +90,8 @@ class _FolderImport:
     ) -> tuple[dict[str, Any], str]:
         """Store one media file (or series archive) and build its Resource record."""
         rid = derive_id(_ORIGIN, self.name, media.rel)
+        for _, path in media.files:  # again at read time: the folder may have changed
+            require_inside(self.root, path)
         if len(media.files) > 1:
             sha, size = self.store.blobs.put_built(lambda out: build_series_zip(media.files, out))
         else:
@@ -135,7 +138,7 @@ class _FolderImport:
         stored: dict[str, dict[str, Any]],
     ) -> tuple[dict[str, Any], str]:
         """Store one mask file and build its segmentation record (id from path and content)."""
-        sha, size = self.store.blobs.put_file(self.root / rel)
+        sha, size = self.store.blobs.put_file(require_inside(self.root, self.root / rel))
         aid = derive_id(_ORIGIN, self.name, rel, sha)
         previous = stored.get(aid)
         return {
@@ -297,8 +300,9 @@ def import_folder(
         What was imported, with warnings for masks that matched no media file.
 
     Raises:
-        ManifestError: If the folder holds no media file, or the project name is taken by
-            a project that was not imported from a folder.
+        ManifestError: If the folder holds no media file, a symbolic link in it leads
+            outside it, or the project name is taken by a project that was not imported
+            from a folder. A failed import leaves no blob behind.
         ValidationError: If a member email is invalid.
     """
     root = Path(folder).resolve()
@@ -312,5 +316,10 @@ def import_folder(
         job.email(who) for *_, who in scan.frame_masks
     }
     everyone = list(dict.fromkeys([*[m.strip().lower() for m in members], *sorted(annotators)]))
-    store.save_project(job.build(scan, everyone))
+    with store.blobs.recording() as created:
+        try:
+            store.save_project(job.build(scan, everyone))
+        except BaseException:
+            remove_unreferenced(store, created)  # nothing of a failed import stays
+            raise
     return job.report

@@ -35,6 +35,7 @@ from datamint.server.import_common import (
     fill_metadata,
     keep_or_restamp,
 )
+from datamint.server.maintenance import remove_unreferenced
 from datamint.server.manifest_entries import ManifestEntries
 from datamint.server.metadata import infer_mimetype, storage_for
 from datamint.server.store import ProjectBundle, ProjectStore
@@ -67,20 +68,27 @@ def import_project(
             resource reference, a second project with the same name); names file and entry.
         ManifestIntegrityError: If a file does not match its recorded sha256 or size.
         ValidationError: If a ``members`` value is not an email address.
+
+    A failed import removes the blobs it wrote (unless something references them now).
     """
     project_dir = Path(project_dir)
     manifest_path = project_dir / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
     ctx = _Context(store, project_dir, manifest_path)
-    bundle = ctx.build(manifest)
-    bundle.members.extend(members)
-    other = store.project_id_by_name(bundle.project["name"])
-    if other is not None and other != bundle.project["id"]:
-        raise ManifestError(
-            f"{manifest_path}: project name {bundle.project['name']!r} is already used by "
-            f"project {other} in {store.store_dir}; rename one of them"
-        )
-    store.save_project(bundle)
+    with store.blobs.recording() as created:
+        try:
+            bundle = ctx.build(manifest)
+            bundle.members.extend(members)
+            other = store.project_id_by_name(bundle.project["name"])
+            if other is not None and other != bundle.project["id"]:
+                raise ManifestError(
+                    f"{manifest_path}: project name {bundle.project['name']!r} is already "
+                    f"used by project {other} in {store.store_dir}; rename one of them"
+                )
+            store.save_project(bundle)
+        except BaseException:
+            remove_unreferenced(store, created)  # nothing of a failed import stays
+            raise
     return str(bundle.project["id"])
 
 

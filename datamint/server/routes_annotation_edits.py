@@ -65,7 +65,7 @@ def patch_annotation(
 
     Raises:
         ApiError: 409 for a deleted annotation; 422 for a malformed project id or a
-            project without the resource; 404/403 for an unknown or foreign project.
+            project without the resource; 404 for a project the user cannot see.
     """
     record = _current(store, user, annotation_id)
     changes: dict[str, Any] = {}

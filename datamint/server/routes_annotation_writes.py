@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -36,8 +35,9 @@ from datamint.server.masks import split_segmentation
 from datamint.server.models import Annotation, AnnotationCreate, DeleteBatch
 from datamint.server.store import ProjectStore
 from datamint.server.store.annotations import AnnotationsRepo, blob_location
+from datamint.server.strict_json import loads_strict
 from datamint.server.timeutil import format_us, now_us
-from datamint.server.uploads import UploadForm, multipart_body, read_upload_form
+from datamint.server.uploads import UploadForm, multipart_body, upload_form
 
 __all__ = ["router"]
 
@@ -143,7 +143,10 @@ def _attach(store: ProjectStore, user: str, rid: str, aid: str, form: UploadForm
     "/annotations/{resource_id}/annotations/{annotation_id}/file",
     response_model=Annotation,
     openapi_extra=multipart_body({"file": {"type": "string", "format": "binary"}}, ["file"]),
-    responses=more_errors(s409="the annotation is deleted", s413="too many multipart parts"),
+    responses=more_errors(
+        s409="the annotation is deleted",
+        s413="too many multipart parts, a file over the upload limit or over the user's quota",
+    ),
 )
 async def upload_annotation_file(
     request: Request, store: StoreDep, user: UserDep, resource_id: str, annotation_id: str
@@ -168,20 +171,18 @@ async def upload_annotation_file(
     rid = parse_path_id(resource_id, "resource")
     aid = parse_path_id(annotation_id, "annotation")
     require_annotation(store, user, aid)
-    form = await read_upload_form(request, store.blobs)
-    try:
-        return json_response(await run_in_threadpool(_attach, store, user, rid, aid, form))
-    finally:
-        form.discard()
+    async with upload_form(request, store, user) as form:
+        record = await run_in_threadpool(_attach, store, user, rid, aid, form)
+    return json_response(record)
 
 
 def _segmentation_map(text: str | None) -> dict[int, str] | None:
     if not text:
         return None
     try:
-        raw = json.loads(text)
+        raw = loads_strict(text)
         mapping = {int(k): str(v) for k, v in raw.items()}
-    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         raise ApiError(
             422, 'segmentation_map: expected JSON {"<int value>": "<name>", ...}'
         ) from None
@@ -265,7 +266,10 @@ def _create_segmentations(store: ProjectStore, user: str, rid: str, form: Upload
         },
         ["file"],
     ),
-    responses=more_errors(s413="too many parts, or an oversized text field"),
+    responses=more_errors(
+        s413="too many parts, an oversized text field, a file over the upload limit or "
+        "over the user's quota"
+    ),
 )
 async def upload_segmentations(
     request: Request, store: StoreDep, user: UserDep, resource_id: str
@@ -285,11 +289,8 @@ async def upload_segmentations(
     """
     rid = parse_path_id(resource_id, "resource")
     require_resource(store, user, rid)
-    form = await read_upload_form(request, store.blobs)
-    try:
+    async with upload_form(request, store, user) as form:
         return await run_in_threadpool(_create_segmentations, store, user, rid, form)
-    finally:
-        form.discard()
 
 
 @router.post("/annotations/delete-batch", response_model=dict[str, list[str]])

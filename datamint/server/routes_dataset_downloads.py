@@ -7,7 +7,8 @@
   :mod:`~datamint.server.dataset_zip`) and answers a token; ``GET
   /datasets/download/{token}`` streams it (ETag, Range), for the same user only.
 
-A dataset is a project's ``dataset_id``: a member may read it, anyone else gets a 403.
+A dataset is a project's ``dataset_id``: a member may read it; for anyone else it does not
+exist (404, the message names the dataset only).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ router = APIRouter(tags=["datasets"], responses=ERROR_RESPONSES)
 def _dataset_project(store: ProjectStore, user: str, dataset_id: str) -> dict[str, Any]:
     did = parse_path_id(dataset_id, "dataset")
     pid = store.projects.id_by_dataset(did)
-    if pid is None:
+    if pid is None or pid not in store.users.member_project_ids(user):
         raise not_found("dataset", did)
     return require_project(store, user, pid)
 

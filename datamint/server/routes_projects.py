@@ -24,7 +24,7 @@ from datamint.server.deps import (
     parse_body_ids,
     require_project,
 )
-from datamint.server.errors import ApiError, forbidden, not_found
+from datamint.server.errors import ApiError, not_found
 from datamint.server.listing import json_array, json_response
 from datamint.server.models import (
     Member,
@@ -73,19 +73,15 @@ def list_projects(
 def _check_visible(store: ProjectStore, user: str, resource_ids: list[str]) -> None:
     visible = store.resources.visible_ids(store.visibility(user), resource_ids)
     missing = [rid for rid in resource_ids if rid not in visible]
-    if missing:
-        known = store.resources.get_many(missing)
-        unknown = [rid for rid in missing if rid not in known]
-        if unknown:
-            raise not_found("resource", unknown[0])
-        raise forbidden(user, f"resource {missing[0]}")
+    if missing:  # unknown or not visible: the same answer (no existence oracle)
+        raise not_found("resource", missing[0])
 
 
 @router.post(
     "/projects",
     status_code=201,
     response_model=Project,
-    responses=more_errors(s409="a project already has this name"),
+    responses=more_errors(s409="the user already has a project of this name"),
 )
 def create_project(store: StoreDep, user: UserDep, body: ProjectCreate) -> Response:
     """Create a project; the caller becomes its creator and first member.
@@ -100,7 +96,9 @@ def create_project(store: StoreDep, user: UserDep, body: ProjectCreate) -> Respo
         The new Project (status 201).
 
     Raises:
-        ApiError: 409 when the name is taken; 404/403 for an unknown or foreign resource.
+        ApiError: 409 when the user already has a project of this name (names are unique
+            per owner: another user's project of the same name is no clash and is never
+            mentioned); 404 for a resource the user cannot see.
     """
     resource_ids = parse_body_ids(body.resource_ids, "resource_ids")
     _check_visible(store, user, resource_ids)
@@ -183,8 +181,8 @@ def add_project_resources(
         ``{"added": n}``: how many were not in the project yet.
 
     Raises:
-        ApiError: 422 with ``all_files_selected: true`` (not supported); 404/403 for an
-            unknown or foreign resource.
+        ApiError: 422 with ``all_files_selected: true`` (not supported); 404 for a
+            resource the user cannot see.
     """
     project = require_project(store, user, project_id)
     if body.all_files_selected:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -34,8 +33,9 @@ from datamint.server.listing import json_response
 from datamint.server.metadata import derive_metadata, describe_upload
 from datamint.server.models import Resource, ResourceIds, TagsBody
 from datamint.server.store import ProjectStore
+from datamint.server.strict_json import StrictJsonError, loads_strict
 from datamint.server.timeutil import format_us, now_us
-from datamint.server.uploads import UploadForm, multipart_body, read_upload_form
+from datamint.server.uploads import UploadForm, multipart_body, upload_form
 
 __all__ = ["router"]
 
@@ -58,9 +58,9 @@ def _json_object(text: str | None, name: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise ApiError(422, f"{name}: not valid JSON") from None
+        value = loads_strict(text)
+    except StrictJsonError as exc:
+        raise ApiError(422, f"{name}: {exc}") from None
     if not isinstance(value, dict):
         raise ApiError(422, f"{name}: expected a JSON object")
     return value
@@ -121,7 +121,10 @@ def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dic
     status_code=201,
     response_model=Resource,
     openapi_extra=multipart_body(_UPLOAD_FIELDS, ["resource"]),
-    responses=more_errors(s413="too many parts, or an oversized text field"),
+    responses=more_errors(
+        s413="too many parts, an oversized text field, a file over the upload limit or "
+        "over the user's quota"
+    ),
 )
 async def upload_resource(request: Request, store: StoreDep, user: UserDep) -> Response:
     """Upload one file as a new resource (multipart ``resource`` field, or ``file``).
@@ -135,14 +138,12 @@ async def upload_resource(request: Request, store: StoreDep, user: UserDep) -> R
         The new Resource (status 201); ``id`` is what the existing client reads.
 
     Raises:
-        ApiError: 422 for a missing file or malformed field; 404/403 for ``project_id``.
+        ApiError: 422 for a missing file or malformed field; 404 for a ``project_id``
+            the user cannot see.
     """
-    form = await read_upload_form(request, store.blobs)
-    try:
+    async with upload_form(request, store, user) as form:
         record = await run_in_threadpool(_create_from_upload, store, user, form)
-        return json_response(record, 201)
-    finally:
-        form.discard()
+    return json_response(record, 201)
 
 
 def _replace_file(store: ProjectStore, user: str, rid: str, form: UploadForm) -> dict[str, Any]:
@@ -170,7 +171,10 @@ def _replace_file(store: ProjectStore, user: str, rid: str, form: UploadForm) ->
     "/resources/{resource_id}/file",
     response_model=Resource,
     openapi_extra=multipart_body({"file": {"type": "string", "format": "binary"}}, ["file"]),
-    responses=more_errors(s413="too many parts, or an oversized text field"),
+    responses=more_errors(
+        s413="too many parts, an oversized text field, a file over the upload limit or "
+        "over the user's quota"
+    ),
 )
 async def replace_resource_file(
     request: Request, store: StoreDep, user: UserDep, resource_id: str
@@ -188,11 +192,9 @@ async def replace_resource_file(
     """
     rid = parse_path_id(resource_id, "resource")
     require_resource(store, user, rid)
-    form = await read_upload_form(request, store.blobs)
-    try:
-        return json_response(await run_in_threadpool(_replace_file, store, user, rid, form))
-    finally:
-        form.discard()
+    async with upload_form(request, store, user) as form:
+        record = await run_in_threadpool(_replace_file, store, user, rid, form)
+    return json_response(record)
 
 
 def _publish(user: str) -> Any:
@@ -331,7 +333,8 @@ def delete_resources(
         ``{"deleted": [ids newly deleted]}``.
 
     Raises:
-        ApiError: 422 for a malformed id; 404/403 before anything is changed.
+        ApiError: 422 for a malformed id; 404 (a resource the user cannot
+            see) before anything is changed.
     """
     ids = parse_body_ids([v.strip() for v in resource_ids.split(",") if v.strip()], "resource_ids")
     _require_all(store, user, ids)

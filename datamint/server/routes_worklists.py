@@ -103,7 +103,7 @@ def create_worklist(store: StoreDep, user: UserDep, body: WorklistCreate) -> Res
         The full worklist (status 201).
 
     Raises:
-        ApiError: 422 when no single project can hold it, or a spec is invalid; 403/404 for
+        ApiError: 422 when no single project can hold it, or a spec is invalid; 404 for
             ``project_id``; 422 when a resource is not in the project.
     """
     resource_ids = parse_body_ids(body.resource_ids, "resource_ids")

@@ -2,9 +2,10 @@
 
 Project edits, statistics and export; one frame as PNG; resources without annotations;
 annotation renames, approval and frame ranges; segmentation-group renames and deletes;
-dataset contents and archives. Each test checks status codes, shapes, 403 for a foreign
-project and 404 "not found"; 401 without a key is checked for every route of the schema by
-``test_server_conformance.py``. The server runs over its own store (tests here write).
+dataset contents and archives. Each test checks status codes, shapes, and 404 "not found"
+both for an unknown id and for a foreign project's (no existence oracle); 401 without a key
+is checked for every route of the schema by ``test_server_conformance.py``. The server runs
+over its own store (tests here write).
 """
 
 from __future__ import annotations
@@ -91,12 +92,17 @@ def test_patch_and_restore_project(admin: Admin) -> None:
         renamed = client.patch(f"/projects/{pid}", json={"name": "mine-renamed"})
         assert renamed.json()["name"] == "mine-renamed"
         assert client.patch(f"/projects/{pid}", json={"name": "mine"}).json()["name"] == "mine"
-        taken = client.patch(f"/projects/{pid}", json={"name": "other"})
+        # names are unique per owner: another user's "other" is no clash and is not revealed
+        shared = client.patch(f"/projects/{pid}", json={"name": "other"})
+        assert shared.status_code == 200 and shared.json()["name"] == "other"
+        assert client.patch(f"/projects/{pid}", json={"name": "mine"}).json()["name"] == "mine"
+        assert client.post("/projects", json={"name": "mine-too"}).status_code == 201
+        taken = client.patch(f"/projects/{pid}", json={"name": "mine-too"})
         assert taken.status_code == 409 and "already used" in taken.json()["message"]
         assert client.patch(f"/projects/{pid}", json={"name": ""}).status_code == 422
         foreign = admin.other.project_id
-        assert client.patch(f"/projects/{foreign}", json={"archived": True}).status_code == 403
-        assert client.post(f"/projects/{foreign}/restore").status_code == 403
+        _not_found(client.patch(f"/projects/{foreign}", json={"archived": True}))
+        _not_found(client.post(f"/projects/{foreign}/restore"))
         _not_found(client.patch(f"/projects/{MISSING}", json={}))
         _not_found(client.post(f"/projects/{MISSING}/restore"))
 
@@ -153,7 +159,7 @@ def test_annotation_statuses_and_statistics(admin: Admin) -> None:
             "files-matrix-statistic",
             "download-annotations",
         ):
-            assert client.get(f"/projects/{foreign}/{route}").status_code == 403, route
+            _not_found(client.get(f"/projects/{foreign}/{route}"))
             _not_found(client.get(f"/projects/{MISSING}/{route}"))
 
 
@@ -189,7 +195,7 @@ def test_frames_as_png(admin: Admin) -> None:
         _not_found(client.get(f"/resources/{series}/frames/one"))
         _not_found(client.get(f"/resources/{MISSING}/frames/0"))
         foreign = admin.other.image_id
-        assert client.get(f"/resources/{foreign}/frames/0").status_code == 403
+        _not_found(client.get(f"/resources/{foreign}/frames/0"))
 
 
 def test_frames_of_demo_volumes_and_videos(scratch: Scratch, member: httpx.Client) -> None:
@@ -269,11 +275,11 @@ def test_patch_and_approve_annotation(admin: Admin) -> None:
         elsewhere = client.patch(
             f"/annotations/{renamed['id']}", json={"project_id": admin.other.project_id}
         )
-        assert elsewhere.status_code == 403
+        _not_found(elsewhere)
         _not_found(client.patch(f"/annotations/{MISSING}", json={}))
         _not_found(client.patch(f"/annotations/{MISSING}/approve"))
         foreign = admin.other.label_annotation_id
-        assert client.patch(f"/annotations/{foreign}/approve").status_code == 403
+        _not_found(client.patch(f"/annotations/{foreign}/approve"))
 
 
 def test_frame_ranges(admin: Admin) -> None:
@@ -302,7 +308,7 @@ def test_frame_ranges(admin: Admin) -> None:
             response = client.put(f"/annotations/{series}/frame-ranges", json={"ranges": bad})
             assert response.status_code == 422, bad
         foreign = admin.other.series_id
-        assert client.get(f"/annotations/{foreign}/frame-ranges").status_code == 403
+        _not_found(client.get(f"/annotations/{foreign}/frame-ranges"))
         _not_found(client.get(f"/annotations/{MISSING}/frame-ranges"))
         _not_found(client.put(f"/annotations/{MISSING}/frame-ranges", json={"ranges": {}}))
 
@@ -341,10 +347,8 @@ def test_segmentation_group_renames_and_deletes(admin: Admin) -> None:
         assert after.json()["removed_annotators"][0]["deleted_by"] == MEMBER
         _not_found(client.delete(f"/annotationsets/{wid}/annotators/{MEMBER}"))
         foreign = admin.other.worklist_id
-        assert (
-            client.delete(f"/annotationsets/{foreign}/segmentation-group/thing").status_code == 403
-        )
-        assert client.delete(f"/annotationsets/{foreign}/annotators/{OUTSIDER}").status_code == 403
+        _not_found(client.delete(f"/annotationsets/{foreign}/segmentation-group/thing"))
+        _not_found(client.delete(f"/annotationsets/{foreign}/annotators/{OUTSIDER}"))
         _not_found(client.delete(f"/annotationsets/{MISSING}/segmentation-group/thing"))
 
 
@@ -390,8 +394,8 @@ def test_dataset_resources_and_archive(admin: Admin, tmp_path: Path) -> None:
         _not_found(client.get(f"/datasets/{MISSING}/download/zip"))
     with admin.client(admin.outsider_key) as outsider:
         _not_found(outsider.get(grant["url"]))  # a token is its user's only
-        assert outsider.get(f"/datasets/{did}/resources").status_code == 403
-        assert outsider.get(f"/datasets/{did}/download/zip").status_code == 403
+        _not_found(outsider.get(f"/datasets/{did}/resources"))
+        _not_found(outsider.get(f"/datasets/{did}/download/zip"))
 
 
 def test_patch_worklist(tmp_path):

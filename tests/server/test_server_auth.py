@@ -1,4 +1,4 @@
-"""Authentication (401), membership (403) and the request log."""
+"""Authentication (401), membership (a foreign entity is 404) and the request log."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_every_protected_route_needs_a_key(scratch: Scratch) -> None:
         assert _get(scratch, path, {}).status_code == 401, path
 
 
-def test_non_member_gets_403_on_every_entity(scratch: Scratch) -> None:
+def test_non_member_gets_404_on_every_entity(scratch: Scratch) -> None:
     other = scratch.other
     paths = [
         f"/projects/{other.project_id}",
@@ -76,13 +76,13 @@ def test_non_member_gets_403_on_every_entity(scratch: Scratch) -> None:
     with scratch.client() as client:
         for path in paths:
             response = client.get(path)
-            assert response.status_code == 403, path
-            assert "not a member" in response.json()["message"]
+            assert response.status_code == 404, path
+            assert "not found" in response.json()["message"]
         post = client.post(
             f"/projects/{other.project_id}/splits",
             json={"resource_ids": [other.image_id], "split_name": "train"},
         )
-        assert post.status_code == 403
+        assert post.status_code == 404
 
 
 def test_non_member_never_sees_foreign_entities_in_lists(scratch: Scratch) -> None:
@@ -103,7 +103,7 @@ def test_outsider_sees_only_its_project(scratch: Scratch) -> None:
     with scratch.client(scratch.outsider_key) as client:
         projects = client.get("/projects").json()["data"]
         assert [p["id"] for p in projects] == [scratch.other.project_id]
-        assert client.get(f"/projects/{scratch.demo_project_id}").status_code == 403
+        assert client.get(f"/projects/{scratch.demo_project_id}").status_code == 404
 
 
 def test_keys_are_stored_hashed_only(scratch: Scratch) -> None:

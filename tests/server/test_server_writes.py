@@ -131,7 +131,7 @@ def test_populate_an_empty_project_and_read_it_back(writable: Writable) -> None:
         assert png["metadata"]["frame_count"] == 1
         assert _ok(client.get(f"/resources/{png['id']}"))["id"] == png["id"]  # the uploader sees it
         with writable.client(writable.other_key) as other:
-            assert other.get(f"/resources/{png['id']}").status_code == 403
+            assert other.get(f"/resources/{png['id']}").status_code == 404
         assert _ok(
             client.post(
                 f"/projects/{pid}/resources",
@@ -347,7 +347,7 @@ def test_worklists_groups_and_members(writable: Writable) -> None:
                 other.post(
                     "/annotationsets", json={"name": "x", "resource_ids": [rid], "project_id": pid}
                 ).status_code
-                == 403
+                == 404
             )
 
 

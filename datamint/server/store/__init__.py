@@ -4,7 +4,9 @@ Layout on disk (nothing is written outside ``store_dir``)::
 
     <store_dir>/store.sqlite3            records (WAL mode; one transaction per write)
     <store_dir>/blobs/<sha[:2]>/<sha>    file contents, named by their sha256, written atomically
-    <store_dir>/tmp/                     staging for uploads and built blobs (series archives)
+    <store_dir>/tmp/<session>/           staging for uploads and built blobs (series archives),
+                                         one folder per open store, removed when the server
+                                         starts once its process is gone (see maintenance.py)
 
 One repository per concern, each a small module sharing one :class:`~.db.Database`:
 
@@ -16,6 +18,8 @@ One repository per concern, each a small module sharing one :class:`~.db.Databas
 ``store.worklists`` worklists and segmentation groups (:mod:`.worklists`)
 ``store.splits``    versioned split assignments (:mod:`.splits`)
 ``store.frame_ranges`` versioned frame ranges per resource and label (:mod:`.frame_ranges`)
+``store.settings``  limits: body size, upload size, user quota (:mod:`.settings`)
+``store.usage``     bytes each user has uploaded (:mod:`.settings`)
 ``store.blobs``     file contents (:class:`~datamint.server.blobs.BlobStore`)
 =================  ============================================================
 
@@ -35,6 +39,7 @@ from datamint.server.store.db import Database
 from datamint.server.store.frame_ranges import FrameRangesRepo
 from datamint.server.store.projects import ProjectsRepo
 from datamint.server.store.resources import ResourcesRepo, Visibility
+from datamint.server.store.settings import SettingsRepo, UsageRepo
 from datamint.server.store.splits import SplitsRepo
 from datamint.server.store.users import UsersRepo
 from datamint.server.store.worklists import WorklistsRepo
@@ -66,6 +71,8 @@ class ProjectStore:
         self.worklists = WorklistsRepo(self.db)
         self.splits = SplitsRepo(self.db)
         self.frame_ranges = FrameRangesRepo(self.db)
+        self.settings = SettingsRepo(self.db)
+        self.usage = UsageRepo(self.db)
 
     def visibility(self, email: str) -> Visibility:
         """Return what ``email`` may see (its projects, and its own uploads).

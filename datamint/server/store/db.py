@@ -6,6 +6,9 @@
   cached listing is never served after any write (from this process or another one).
 - Records are JSON objects kept exactly as the wire sends them (contract/API.md §4),
   with the columns that filters and ordering need pulled out beside them.
+- Schema 3 (this one) keys project names by owner (``UNIQUE (owner, name)``: two users may
+  each have a project called "lungs") and counts each user's uploaded bytes
+  (``upload_usage``). A schema-2 store is migrated in place when it is opened.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datamint.exceptions import ValidationError
 
 __all__ = ["SCHEMA_VERSION", "Database", "canonical_uuid", "normalise_email"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,9 +36,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE TABLE IF NOT EXISTS projects (
     id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    record TEXT NOT NULL
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    record TEXT NOT NULL,
+    UNIQUE (owner, name)
 );
+CREATE INDEX IF NOT EXISTS projects_by_name ON projects (name);
+CREATE TABLE IF NOT EXISTS upload_usage (email TEXT PRIMARY KEY, bytes INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS members (
     project_id TEXT NOT NULL REFERENCES projects(id),
     email TEXT NOT NULL,
@@ -124,6 +131,24 @@ CREATE INDEX IF NOT EXISTS frame_ranges_current
     ON frame_ranges (resource_id) WHERE deleted_at_us IS NULL;
 """
 
+#: Schema 2 → 3: rebuild ``projects`` with an ``owner`` column (the lower-cased
+#: ``created_by``) and names unique per owner, following SQLite's "make other kinds of
+#: table schema changes" procedure (foreign keys off, copy, drop, rename, check).
+_MIGRATE_2_TO_3 = """
+CREATE TABLE projects_v3 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    record TEXT NOT NULL,
+    UNIQUE (owner, name)
+);
+INSERT INTO projects_v3 (id, name, owner, record)
+    SELECT id, name, lower(trim(COALESCE(json_extract(record, '$.created_by'), ''))), record
+    FROM projects;
+DROP TABLE projects;
+ALTER TABLE projects_v3 RENAME TO projects;
+"""
+
 _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -177,7 +202,8 @@ class Database:
 
     Raises:
         ValidationError: If the file holds another schema version (a newer datamint's,
-            or schema 1 of the first reference server, which must be re-imported).
+            or schema 1 of the first reference server, which must be re-imported). A
+            schema-2 file is migrated in place.
     """
 
     def __init__(self, path: Path) -> None:
@@ -190,6 +216,9 @@ class Database:
             row = None
             if old is not None:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is not None and int(row["value"]) == 2:
+                _migrate_2_to_3(conn)
+                row = None
             if row is not None and int(row["value"]) != SCHEMA_VERSION:
                 raise ValidationError(
                     f"store {path} has schema version {row['value']}; this datamint reads "
@@ -256,3 +285,34 @@ class Database:
         with self.read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row["value"])
+
+
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """Migrate an open schema-2 database to schema 3 in one transaction.
+
+    Args:
+        conn: A connection outside any transaction (foreign keys are switched off for the
+            rebuild and on again after it).
+
+    Raises:
+        ValidationError: If the rebuilt tables break a foreign key (nothing is changed).
+    """
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _MIGRATE_2_TO_3.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise ValidationError(
+                    f"cannot migrate the store to schema 3: {len(broken)} broken references"
+                )
+            conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")

@@ -13,7 +13,19 @@ from datamint.server.store.resources import dumps
 from datamint.server.store.users import UsersRepo
 from datamint.server.store.worklists import WorklistsRepo
 
-__all__ = ["ProjectsRepo"]
+__all__ = ["ProjectsRepo", "project_owner"]
+
+
+def project_owner(record: dict[str, Any]) -> str:
+    """Return the owner of a project record: its ``created_by``, stripped and lower-cased.
+
+    Args:
+        record: A Project record.
+
+    Returns:
+        The owner's email, or ``""`` when the record names no creator.
+    """
+    return str(record.get("created_by") or "").strip().lower()
 
 
 class ProjectsRepo:
@@ -41,24 +53,30 @@ class ProjectsRepo:
     def upsert(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
         """Insert or replace a project record inside an open write transaction.
 
+        Names are unique per owner (the lower-cased ``created_by``): two users may each
+        have a project of the same name, and a clash never names another user's project.
+
         Args:
             conn: A connection inside a write transaction.
             record: The Project record (``id`` and ``name`` required); ``resource_count``
                 is computed when read and is not stored.
 
         Raises:
-            EntityAlreadyExistsError: If another project has the same name.
+            EntityAlreadyExistsError: If the owner has another project with the same name.
         """
         stored = {k: v for k, v in record.items() if k != "resource_count"}
+        owner = project_owner(record)
         try:
             conn.execute(
-                "INSERT INTO projects (id, name, record) VALUES (?, ?, ?) ON CONFLICT(id) "
-                "DO UPDATE SET name = excluded.name, record = excluded.record",
-                (record["id"], record["name"], dumps(stored)),
+                "INSERT INTO projects (id, name, owner, record) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, owner = excluded.owner, "
+                "record = excluded.record",
+                (record["id"], record["name"], owner, dumps(stored)),
             )
         except sqlite3.IntegrityError:
+            whose = f"{owner} already has" if owner else "the store already holds"
             raise EntityAlreadyExistsError(
-                f"project name {record['name']!r} is already used by another project"
+                f"project name {record['name']!r} is already used: {whose} a project of that name"
             ) from None
 
     @staticmethod
@@ -162,7 +180,10 @@ class ProjectsRepo:
             return [self._record(conn, row) for row in rows]
 
     def id_by_name(self, name: str) -> str | None:
-        """Return the id of the project called ``name`` (exact match), or ``None``.
+        """Return the id of a project called ``name`` (exact match), or ``None``.
+
+        Names are unique per owner only; this store-wide lookup (used by the importers,
+        which keep one project per name) returns the first such id in sort order.
 
         Args:
             name: Project name.
@@ -171,7 +192,9 @@ class ProjectsRepo:
             The project id, or ``None``.
         """
         with self.db.read() as conn:
-            row = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM projects WHERE name = ? ORDER BY id LIMIT 1", (name,)
+            ).fetchone()
         return None if row is None else str(row["id"])
 
     def ids_by_name(self, names: Iterable[str], among: Iterable[str]) -> dict[str, str]:
