@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,7 +21,8 @@ from typing import Any, TypeVar
 import httpx
 
 from datamint.api.errors import network_error, raise_for_status
-from datamint.api.paging import PAGE_SIZE, iter_paged
+from datamint.api.json_stream import iter_json_array
+from datamint.api.paging import PAGE_SIZE, iter_paged, unwrap_items
 from datamint.api.transport import RetryTransport
 from datamint.exceptions import (
     ApiKeyRejectedError,
@@ -30,6 +32,7 @@ from datamint.exceptions import (
     ValidationError,
 )
 from datamint.settings import ENV_API_KEY, endpoint_timeout_s
+from datamint.storage.record_table import RecordTable, RecordTableBuilder
 
 __all__ = ["Connection", "check_id"]
 
@@ -251,6 +254,74 @@ class Connection:
         raise_for_status(response, entity=entity)
         return response
 
+    def _get_records(self, path: str, collection_key: str, *, entity: str) -> RecordTable:
+        """GET a list of JSON objects, read element by element as the body arrives.
+
+        A bare JSON array (what ``GET /projects/{id}/resources`` sends) is never held
+        whole, neither as text nor as dicts: each element's text goes into the returned
+        table as it is decoded. Any other body shape is parsed whole and unwrapped
+        (:func:`~datamint.api.paging.unwrap_items`).
+
+        Raises:
+            NetworkError: On a transport failure, also mid-body.
+            DatamintException: The mapped error of an error status, or a body that is not
+                JSON objects (names the request).
+        """
+        url = self.server_url + path
+        logger.debug("GET %s (streamed)", url)
+        builder = RecordTableBuilder()
+        try:
+            with self.http.stream("GET", path.lstrip("/"), timeout=self._timeout(path)) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise_for_status(resp, entity=entity)
+                chunks = resp.iter_bytes()
+                head = b""
+                for chunk in chunks:
+                    head = chunk.lstrip()
+                    if head:
+                        break
+                if not head.startswith(b"["):
+                    body = head + b"".join(chunks)  # not a bare array: parsed whole
+                    try:
+                        payload = json.loads(body) if body.strip() else None
+                    except ValueError as exc:
+                        raise DatamintException(
+                            f"GET {url} answered {resp.status_code} with a body that is "
+                            f"not JSON: {body[:200]!r}",
+                            method="GET",
+                            url=url,
+                            status_code=resp.status_code,
+                        ) from exc
+                    builder.extend(self._objects(unwrap_items(payload, collection_key), url))
+                    return builder.build()
+                for value, text in iter_json_array(_chain_first(head, chunks), source=f"GET {url}"):
+                    if not isinstance(value, dict):
+                        raise DatamintException(
+                            f"GET {url}: an element of the list is not a JSON object",
+                            method="GET",
+                            url=url,
+                        )
+                    builder.append_json(text)
+        except httpx.TransportError as exc:
+            raise network_error(exc, "GET", url) from exc
+        except ValueError as exc:
+            if isinstance(exc, DatamintException):
+                raise
+            raise DatamintException(str(exc), method="GET", url=url) from exc
+        return builder.build()
+
+    @staticmethod
+    def _objects(items: list[Any], url: str) -> list[dict[str, Any]]:
+        for item in items:
+            if not isinstance(item, dict):
+                raise DatamintException(
+                    f"GET {url}: an element of the list is not a JSON object",
+                    method="GET",
+                    url=url,
+                )
+        return items
+
     @staticmethod
     def _json(response: httpx.Response) -> Any:
         if not response.content.strip():
@@ -345,3 +416,9 @@ class Connection:
             ) from exc
         with _probed_lock:
             _probed.add(memo)
+
+
+def _chain_first(first: bytes, rest: Any) -> Any:
+    """``first``, then the chunks of ``rest``."""
+    yield first
+    yield from rest

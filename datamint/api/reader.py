@@ -16,6 +16,7 @@ silently break.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from datamint.storage.file_cache.download import Downloader
@@ -29,7 +30,8 @@ JsonRecord = dict[str, Any]
 class ProjectReader(Downloader, Protocol):
     """The reads of one project that dataset preparation, splits and the file cache make.
 
-    Records are the server's JSON objects, unchanged. ``download_resource_file`` and
+    Records are the server's JSON objects, unchanged; the two long listings come as
+    sequences of them (changing an item changes no other answer). ``download_resource_file`` and
     ``download_segmentation_file`` come from
     :class:`~datamint.storage.file_cache.download.Downloader` (what a
     :class:`~datamint.storage.file_cache.FileCache` calls on a miss). Errors are
@@ -46,14 +48,17 @@ class ProjectReader(Downloader, Protocol):
         """One project record (``GET /projects/{id}``)."""
         ...
 
-    def get_project_resources(self, project_id: str) -> list[JsonRecord]:
-        """Every resource record of a project (``GET /projects/{id}/resources``)."""
+    def get_project_resources(self, project_id: str) -> Sequence[JsonRecord]:
+        """Every resource record of a project (``GET /projects/{id}/resources``); a
+        sequence whose items are fresh dicts (``Api`` answers a compact
+        :class:`~datamint.storage.record_table.RecordTable`)."""
         ...
 
     def search_annotations(
         self, resource_ids: list[str] | None, **filters: Any
-    ) -> list[JsonRecord]:
-        """Annotation records of the given resources (``POST /annotations/search``)."""
+    ) -> Sequence[JsonRecord]:
+        """Annotation records of the given resources (``POST /annotations/search``), as
+        :meth:`get_project_resources` gives resources."""
         ...
 
     def get_project_worklists(self, project_id: str) -> list[JsonRecord]:

@@ -9,6 +9,7 @@ Nothing else is offered: the wrapped client is :attr:`ManifestRecorder.api`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -85,7 +86,7 @@ class ManifestRecorder:
         found = self._api.get_project(project_id)
         return self._recorded("get_project", found, project_id=project_id)
 
-    def get_project_resources(self, project_id: str) -> list[JsonRecord]:
+    def get_project_resources(self, project_id: str) -> Sequence[JsonRecord]:
         """List a project's resources (``get_project_resources``) and record them.
 
         Raises:
@@ -96,7 +97,7 @@ class ManifestRecorder:
 
     def search_annotations(
         self, resource_ids: list[str] | None, **filters: Any
-    ) -> list[JsonRecord]:
+    ) -> Sequence[JsonRecord]:
         """Search annotations (``search_annotations``); record a search by ids alone.
 
         A search with any other filter is forwarded but not recorded (its answer is not

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from datamint.storage.manifest.records import worklist_id_of
+from datamint.storage.record_table import RecordTable, as_table
 
 __all__ = ["RECORDED", "Recording", "RecordingSnapshot"]
 
@@ -35,8 +36,8 @@ class RecordingSnapshot:
     """
 
     project: JsonRecord | None
-    resources: list[JsonRecord] | None
-    annotations: list[JsonRecord]
+    resources: RecordTable | None
+    annotations: RecordTable
     annotations_for: list[str]
     worklists: list[JsonRecord] | None
     annotation_sets: dict[str, JsonRecord]
@@ -48,12 +49,21 @@ class RecordingSnapshot:
 @dataclass
 class Recording:
     """The read results of every project seen, by id; thread-safe (one lock), pickles
-    without its lock. Each ``add_*`` method stores a deep copy of ``result`` for the call
-    whose arguments are ``args`` (parameter name -> value)."""
+    without its lock. Each ``add_*`` method stores a copy of ``result`` for the call
+    whose arguments are ``args`` (parameter name -> value): resource listings and
+    annotation searches as :class:`~datamint.storage.record_table.RecordTable` (compact
+    and immutable, so a table the client returned is kept as it is, not copied), the
+    other reads as deep copies.
+
+    Attributes:
+        searches: Per annotation search by ids, in call order: the resource ids asked and
+            the records answered (a resource searched again is dropped from the earlier
+            searches).
+    """
 
     projects: dict[str, JsonRecord] = field(default_factory=dict)
-    resources: dict[str, list[JsonRecord]] = field(default_factory=dict)
-    annotations: dict[str, JsonRecord] = field(default_factory=dict)
+    resources: dict[str, RecordTable] = field(default_factory=dict)
+    searches: list[tuple[frozenset[str], RecordTable]] = field(default_factory=list)
     searched: set[str] = field(default_factory=set)
     worklists: dict[str, list[JsonRecord]] = field(default_factory=dict)
     sets: dict[str, JsonRecord] = field(default_factory=dict)
@@ -63,9 +73,13 @@ class Recording:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle what was recorded, not the lock."""
+        """Pickle what was recorded, not the lock (tables are immutable: not copied)."""
         with self.lock:
-            return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "lock"}
+            return {
+                k: (v if k in ("resources", "searches") else copy.deepcopy(v))
+                for k, v in self.__dict__.items()
+                if k != "lock"
+            }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore, with a new lock."""
@@ -77,12 +91,13 @@ class Recording:
         with self.lock:
             self.projects[str(result["id"])] = copy.deepcopy(result)
 
-    def add_resources(self, result: list[JsonRecord], args: Mapping[str, Any]) -> None:
+    def add_resources(self, result: Sequence[JsonRecord], args: Mapping[str, Any]) -> None:
         """A project's resource listing; replaces an earlier one."""
+        table = as_table(result)
         with self.lock:
-            self.resources[str(args["project_id"])] = copy.deepcopy(result)
+            self.resources[str(args["project_id"])] = table
 
-    def add_annotations(self, result: list[JsonRecord], args: Mapping[str, Any]) -> None:
+    def add_annotations(self, result: Sequence[JsonRecord], args: Mapping[str, Any]) -> None:
         """An annotation search by ``resource_ids`` alone; one with any other filter is
         not recorded (its answer is not the resources' full annotation list). A new
         search of a resource replaces what was recorded for it."""
@@ -90,18 +105,17 @@ class Recording:
         filters = args.get("filters") or {}
         if resource_ids is None or any(v is not None for v in filters.values()):
             return
-        asked = {str(rid) for rid in resource_ids}
+        asked = frozenset(str(rid) for rid in resource_ids)
+        table = as_table(result)
         with self.lock:
-            stale = [
-                aid
-                for aid, record in self.annotations.items()
-                if str(record.get("resource_id")) in asked
-            ]
-            for aid in stale:
-                del self.annotations[aid]
+            if asked & self.searched:  # searched again: drop them from earlier searches
+                self.searches = [
+                    (ids - asked, _records_of(records, ids - asked))
+                    for ids, records in self.searches
+                    if ids - asked
+                ]
             self.searched |= asked
-            for record in result:
-                self.annotations[str(record["id"])] = copy.deepcopy(record)
+            self.searches.append((asked, table))
 
     def add_worklists(self, result: list[JsonRecord], args: Mapping[str, Any]) -> None:
         """A project's worklist listing; replaces an earlier one."""
@@ -138,7 +152,7 @@ class Recording:
             return set(self.projects) | set(self.resources)
 
     def snapshot(self, project_id: str) -> RecordingSnapshot:
-        """Deep copies of what was recorded for ``project_id``.
+        """Copies of what was recorded for ``project_id`` (tables as they are: immutable).
 
         Annotations are those of the project's listed resources that were searched;
         full worklists and segmentation groups are limited to the project's worklists
@@ -147,19 +161,21 @@ class Recording:
         with self.lock:
             resources = self.resources.get(project_id)
             present = {str(r.get("id")) for r in resources or ()}
-            covered = sorted(self.searched & present)
-            covered_set = set(covered)
+            covered_set = self.searched & present
+            tables = [
+                records if ids <= covered_set else _records_of(records, ids & covered_set)
+                for ids, records in self.searches
+                if ids & covered_set
+            ]
             worklists = self.worklists.get(project_id)
             wids = None if worklists is None else {worklist_id_of(w) for w in worklists} - {None}
             rows = self.split_rows.get(project_id)
-            return copy.deepcopy(
+            small = copy.deepcopy(
                 RecordingSnapshot(
                     project=self.projects.get(project_id),
-                    resources=resources,
-                    annotations=[
-                        a for a in self.annotations.values() if str(a["resource_id"]) in covered_set
-                    ],
-                    annotations_for=covered,
+                    resources=None,
+                    annotations=RecordTable(),
+                    annotations_for=sorted(covered_set),
                     worklists=worklists,
                     annotation_sets={
                         k: v for k, v in self.sets.items() if wids is None or k in wids
@@ -171,6 +187,15 @@ class Recording:
                     split_queries=list(self.split_queries.get(project_id, [])),
                 )
             )
+        small.resources = resources
+        small.annotations = RecordTable.concat(tables) if tables else RecordTable()
+        return small
+
+
+def _records_of(records: RecordTable, resource_ids: frozenset[str] | set[str]) -> RecordTable:
+    """The records of ``records`` whose ``resource_id`` is in ``resource_ids``."""
+    keep = [i for i, r in enumerate(records) if str(r.get("resource_id")) in resource_ids]
+    return records.take(keep)
 
 
 RECORDED: Mapping[str, Callable[[Recording, Any, Mapping[str, Any]], None]] = MappingProxyType(

@@ -164,8 +164,10 @@ def test_select_and_split_spec(demo_kwargs):
 
 def test_deprecated_tag_mode(demo_server, demo_kwargs):
     project_id = VolumeDataset(project="demo", **demo_kwargs).project.id
-    records = Api(server_url=demo_server.url, api_key=demo_server.api_key).get_project_resources(
-        project_id
+    records = list(  # a list of dicts: the client's table of records is read-only
+        Api(server_url=demo_server.url, api_key=demo_server.api_key).get_project_resources(
+            project_id
+        )
     )
     for i, record in enumerate(records):
         record["tags"] = [*record.get("tags", []), f"split:{'train' if i % 3 else 'test'}"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from datamint.api.connection import Connection, check_id
 from datamint.api.paging import PAGE_SIZE, iter_paged
+from datamint.storage.record_table import RecordTable
 
 __all__ = ["AnnotationEndpoints"]
 
@@ -13,9 +14,7 @@ __all__ = ["AnnotationEndpoints"]
 class AnnotationEndpoints(Connection):
     """The annotation methods of :class:`~datamint.api.client.Api`."""
 
-    def search_annotations(
-        self, resource_ids: list[str] | None, **filters: Any
-    ) -> list[dict[str, Any]]:
+    def search_annotations(self, resource_ids: list[str] | None, **filters: Any) -> RecordTable:
         """Search annotations, all pages (``POST /annotations/search``).
 
         Args:
@@ -29,7 +28,9 @@ class AnnotationEndpoints(Connection):
                 ``offset`` and ``limit`` are added as strings.
 
         Returns:
-            Annotation records.
+            Annotation records, in server order, as a
+            :class:`~datamint.storage.record_table.RecordTable` (each page is parsed,
+            then kept as compact JSON texts).
 
         Raises:
             DatamintException: The mapped error of a failed request.
@@ -37,7 +38,7 @@ class AnnotationEndpoints(Connection):
         body: dict[str, Any] = {}
         if resource_ids is not None:
             if len(resource_ids) == 0:
-                return []
+                return RecordTable()
             body["resource_ids"] = list(resource_ids)
         for key, value in filters.items():
             if value is not None:
@@ -47,7 +48,7 @@ class AnnotationEndpoints(Connection):
             page_body = {**body, "offset": str(offset), "limit": str(page_limit)}
             return self._json(self._request("POST", "/annotations/search", json_body=page_body))
 
-        return list(iter_paged(fetch, "annotations", page_size=PAGE_SIZE))
+        return RecordTable.from_records(iter_paged(fetch, "annotations", page_size=PAGE_SIZE))
 
     def get_annotation(self, annotation_id: str) -> dict[str, Any]:
         """Fetch one annotation (``GET /annotations/{id}``).

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from datamint.api.connection import Connection, check_id
-from datamint.api.paging import unwrap_items
 from datamint.exceptions import ItemNotFoundError
+from datamint.storage.record_table import RecordTable
 
 __all__ = ["MAX_NAMES_IN_ERROR", "ProjectEndpoints"]
 
@@ -79,19 +79,25 @@ class ProjectEndpoints(Connection):
             + (f"Available projects: {shown}{more}." if names else "This key sees no project.")
         )
 
-    def get_project_resources(self, project_id: str) -> list[dict[str, Any]]:
+    def get_project_resources(self, project_id: str) -> RecordTable:
         """List every resource of a project (``GET /projects/{id}/resources``, not paged).
+
+        The server sends one bare array; it is read element by element as it arrives
+        and kept as compact JSON texts, so a project of 500 000 resources never exists
+        as one string or as a list of dicts (see :mod:`datamint.api.json_stream`).
 
         Args:
             project_id: Project UUID.
 
         Returns:
-            Resource records.
+            Resource records, in server order: a
+            :class:`~datamint.storage.record_table.RecordTable` (a sequence of dicts,
+            each decoded when indexed).
 
         Raises:
             ItemNotFoundError: If the server has no such project.
-            DatamintException: The mapped error of another failure.
+            DatamintException: The mapped error of another failure, or a list that is not
+                JSON objects.
         """
         pid = check_id(project_id, "project")
-        payload = self._get_json(f"/projects/{pid}/resources", entity=f"project {pid}")
-        return unwrap_items(payload, "resources")
+        return self._get_records(f"/projects/{pid}/resources", "resources", entity=f"project {pid}")

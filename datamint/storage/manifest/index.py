@@ -70,11 +70,12 @@ def index_entry(manifest: CacheManifest) -> dict[str, Any]:
     }
 
 
-def _rebuild_index(root: Path) -> dict[str, dict[str, Any]]:
+def _rebuild_index(root: Path, skip: str | None = None) -> dict[str, dict[str, Any]]:
+    """The index lines of every manifest under ``root`` but ``skip``'s (read each one)."""
     projects: dict[str, dict[str, Any]] = {}
     folder = root / MANIFESTS_DIR
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
-        if path.name == MANIFEST_INDEX_NAME:
+        if path.name == MANIFEST_INDEX_NAME or path.stem == skip:
             continue
         try:
             manifest = read_manifest(root, path.stem)
@@ -109,8 +110,8 @@ def update_index(root: Path, project_id: str, entry: Mapping[str, Any] | None) -
     """Set (or, with ``entry=None``, drop) a project's index line, under the index lock."""
     with key_lock(manifest_index_path(root)):
         projects = _read_index(root)
-        if projects is None:
-            projects = _rebuild_index(root)
+        if projects is None:  # the caller's own entry is given: its manifest is not read
+            projects = _rebuild_index(root, skip=project_id if entry is not None else None)
         if entry is None:
             projects.pop(project_id, None)
         else:

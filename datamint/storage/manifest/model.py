@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from datamint.storage.manifest import codec
 from datamint.storage.manifest import files as file_rules
 from datamint.storage.manifest import splits as split_rules
+from datamint.storage.record_table import RecordTable, as_table
 from datamint.storage.values import utc_now_iso
 
 if TYPE_CHECKING:
@@ -22,7 +23,10 @@ __all__ = ["CacheManifest"]
 class CacheManifest:
     """A synced project, as stored in ``<cache_root>/manifests/<project_id>.json``.
 
-    Records are the server's JSON objects, unchanged. Build one with
+    Records are the server's JSON objects, unchanged; ``resources`` and ``annotations``
+    are sequences of them: lists, or (from a recorder)
+    :class:`~datamint.storage.record_table.RecordTable` (compact; written to disk as
+    stored). Build one with
     :func:`write_manifest`, :class:`~datamint.api.recorder.ManifestRecorder` or
     :meth:`from_json`. (Not to be confused with the project import format, the
     ``project.json`` read by :mod:`datamint.server.importer`.)
@@ -46,8 +50,8 @@ class CacheManifest:
     """
 
     project: dict[str, Any]
-    resources: list[dict[str, Any]]
-    annotations: list[dict[str, Any]] = field(default_factory=list)
+    resources: Sequence[dict[str, Any]]
+    annotations: Sequence[dict[str, Any]] = field(default_factory=list)
     annotations_for: list[str] = field(default_factory=list)
     worklists: list[dict[str, Any]] | None = None
     annotation_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -171,9 +175,12 @@ class CacheManifest:
         searched = set(self.annotations_for)
         kept_for = [rid for rid in older.annotations_for if rid in present and rid not in searched]
         kept_set = set(kept_for)
-        annotations = self.annotations + [
-            a for a in older.annotations if str(a.get("resource_id")) in kept_set
-        ]
+        extra = [a for a in older.annotations if str(a.get("resource_id")) in kept_set]
+        annotations = (
+            RecordTable.concat([as_table(self.annotations), RecordTable.from_records(extra)])
+            if extra
+            else self.annotations
+        )
         return replace(
             self,
             annotations=annotations,

@@ -3,41 +3,77 @@ lock (merged with the stored one, file hashes filled in), index it, or delete it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from datamint.exceptions import CacheError
-from datamint.storage.atomic import atomic_write_text
+from datamint.storage.atomic import atomic_open
 from datamint.storage.layout import manifest_path, safe_component
 from datamint.storage.locks import key_lock
+from datamint.storage.manifest.files import checked_file_infos
 from datamint.storage.manifest.index import index_entry, update_index
 from datamint.storage.manifest.model import CacheManifest
 from datamint.storage.manifest.provenance import package_version, sanitize_server_url
 from datamint.storage.manifest.reading import read_manifest, resolve_root
 from datamint.storage.manifest.records import as_record
 from datamint.storage.manifest.splits import collect_split_rows
+from datamint.storage.record_table import RecordTable
+
+if TYPE_CHECKING:
+    from datamint.storage.file_cache import FileCache
 
 __all__ = ["delete_manifest", "save_manifest", "write_manifest"]
 
 _LOG = logging.getLogger("datamint.storage.manifest")  # the package's logger
 
 
-def _check_ids(manifest: CacheManifest) -> None:
-    """Refuse, before anything is written, ids that could not name a cache entry.
+_LONG_KEYS = ("annotations", "files", "resources")  # written without indentation
+
+
+def _write_json(manifest: CacheManifest, out: BinaryIO, cache: FileCache | None) -> None:
+    """Write the manifest's JSON object (:meth:`CacheManifest.to_json`) to ``out``, with
+    ``files`` computed as by :meth:`CacheManifest.with_file_hashes` while writing.
+
+    The short keys are indented for reading. The long ones (records and file hashes,
+    hundreds of MB for a project of 500 000 resources) are written compact and streamed:
+    record tables as their stored JSON texts, file entries one by one, so nothing is
+    encoded twice or held whole. Every id is checked on the way (the caller writes to a
+    temp file, which a failure discards).
 
     Raises:
         ValidationError: If an id is not one safe path component.
     """
+    data = manifest.to_json()
     safe_component(manifest.project.get("id"), "project id")
-    for record in manifest.resources:
-        safe_component(record.get("id"), "resource id")
-    for record in manifest.annotations:
-        safe_component(record.get("id"), "annotation id")
-        safe_component(record.get("resource_id"), "resource id of an annotation")
+    for key in _LONG_KEYS:
+        del data[key]
+    head = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
+    out.write(head[: head.rindex("}")].rstrip().encode("utf-8"))
+    out.write(b',\n "files": {"resources": {')
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    kind_now, first = "resources", True
+    for kind, eid, info in checked_file_infos(manifest, cache):
+        if kind != kind_now:
+            out.write(b'}, "annotations": {')
+            kind_now, first = kind, True
+        entry = f"{'' if first else ','}{dumps(eid)}:{dumps(info)}"
+        out.write(entry.encode("utf-8"))
+        first = False
+    out.write(b"}}" if kind_now == "annotations" else b'}, "annotations": {}}')
+    for key in ("annotations", "resources"):
+        out.write(f',\n "{key}": '.encode())
+        records = getattr(manifest, key)
+        if isinstance(records, RecordTable):
+            records.write_json_array(out)
+        else:
+            out.write(dumps(list(records)).encode("utf-8"))
+    out.write(b"\n}\n")
 
 
 def save_manifest(
@@ -63,21 +99,33 @@ def save_manifest(
     """
     from datamint.storage.file_cache import FileCache
 
-    _check_ids(manifest)
     root = resolve_root(cache_root)
     path = manifest_path(root, manifest.project_id)
-    with key_lock(path):
-        if merge and path.is_file():
-            try:
-                older = read_manifest(root, manifest.project_id)
-            except CacheError as exc:
-                _LOG.warning("replacing unreadable manifest %s: %s", path, exc)
+    cache = FileCache(root)
+    # Written in full (every id checked) before the lock is taken, so a refused manifest
+    # leaves nothing behind; under the lock it replaces the stored one, or is merged
+    # with it and written again.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _write_json(manifest, out, cache)
+        with key_lock(path):
+            older = None
+            if merge and path.is_file():
+                try:
+                    older = read_manifest(root, manifest.project_id)
+                except CacheError as exc:
+                    _LOG.warning("replacing unreadable manifest %s: %s", path, exc)
+            if older is not None and older.server_url == manifest.server_url:
+                manifest = manifest.merged_over(older)
+                with atomic_open(path) as merged_out:
+                    _write_json(manifest, merged_out, cache)
             else:
-                if older.server_url == manifest.server_url:
-                    manifest = manifest.merged_over(older)
-        manifest = manifest.with_file_hashes(FileCache(root))
-        text = json.dumps(manifest.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
-        atomic_write_text(path, text)
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     update_index(root, manifest.project_id, index_entry(manifest))
     return path
 
