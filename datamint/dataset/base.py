@@ -19,13 +19,15 @@ this process's :class:`~datamint.dataset.item_builder.ItemBuilder` builds it.
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, get_worker_info
 
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item, make_collate_fn
@@ -33,7 +35,8 @@ from datamint.dataset.config import DatasetConfig, build_config
 from datamint.dataset.item_builder import ItemBuilder
 from datamint.dataset.item_geometry import metadata_geometry
 from datamint.dataset.item_index import ItemIndex, Slices, SliceSpec, WholeResources
-from datamint.dataset.preparation import Prepared, prepare
+from datamint.dataset.preparation import prepare
+from datamint.dataset.prepared import EntityCache, Prepared
 from datamint.dataset.regions import Region
 from datamint.dataset.selection import filter_positions, patient_groups
 from datamint.dataset.source import DataSource
@@ -237,6 +240,8 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         self._augment = augment
         self._index: ItemIndex | None = None
         self._builder: ItemBuilder | None = None
+        self._entities: EntityCache | None = None
+        self._pid: int | None = None
 
     def _derive(
         self: D,
@@ -390,8 +395,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     @property
     def processor(self) -> AnnotationProcessor:
-        """The processor that builds this dataset's target keys (this process's)."""
-        return self._item_builder().processor
+        """The existing client's processor methods over this dataset's schema, target
+        options and cached masks (they build masks as items do)."""
+        from datamint.dataset.annotation_processor import AnnotationProcessor
+
+        return AnnotationProcessor(self.schema, self._config.targets, self.loader.mask)
 
     # -- the item index ---------------------------------------------------------------
     @property
@@ -421,8 +429,25 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return self._index
 
     def _item_builder(self) -> ItemBuilder:
-        if self._builder is None:
-            self._builder = ItemBuilder(self._config, self.schema, self.loader)
+        """This process's builder (a forked DataLoader worker makes its own)."""
+        builder = self._builder
+        if builder is None or self._pid != os.getpid():
+            builder = self._start_process()
+        return builder
+
+    def _start_process(self) -> ItemBuilder:
+        """Make this process's builder and entity cache.
+
+        In a DataLoader worker, the objects it inherited from the main process are first
+        frozen (:func:`gc.freeze`): the worker's garbage collections then never walk
+        them, since walking an object writes to it, and writing copies its memory page
+        out of what the worker shares with the main process.
+        """
+        if get_worker_info() is not None:
+            gc.freeze()
+        self._pid = os.getpid()
+        self._entities = EntityCache(self.prepared.records)
+        self._builder = ItemBuilder(self._config, self.schema, self.loader)
         return self._builder
 
     def __len__(self) -> int:
@@ -444,7 +469,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             DatamintException: Other datamint errors (annotations, downloads), with the
                 resource named.
         """
-        index = self._position(index)
+        items = self._index if self._index is not None else self.item_index
+        n = len(items)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} items")
+        index %= n
         try:
             return self._build(index)
         except Exception as exc:
@@ -454,11 +483,19 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return self._substitute(index, error)
 
     def _build(self, index: int) -> Item:
-        position, region = self.item_index.locate(index)
-        prepared = self.prepared
-        return self._item_builder().build(
-            prepared.resources[position],
-            prepared.annotations[position],
+        """Item ``index`` (in range; the item index is built)."""
+        items = self._index
+        assert items is not None
+        position, region = items.locate(index)
+        builder = self._builder
+        if builder is None or self._pid != os.getpid():
+            builder = self._start_process()
+        entities, prepared = self._entities, self._prepared
+        assert entities is not None and prepared is not None
+        resource, annotations = entities.get(int(prepared.rows[position]))
+        return builder.build(
+            resource,
+            annotations,
             region,
             spec=self._slices,
             augment=self._augment,
@@ -467,7 +504,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     def _item_error(self, index: int, exc: Exception) -> Exception:
         """The error to raise for item ``index``: one that names its resource."""
-        resource = self.prepared.resources[self.item_index.resource_position(index)]
+        resource = self.prepared.resource(self.item_index.resource_position(index))
         where = f"resource {resource.id} ({resource.filename})"
         if isinstance(exc, DatamintException) and resource.id in str(exc):
             return exc
@@ -516,12 +553,12 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def get_resource(self, index: int) -> Resource:
         """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
         position = self.item_index.resource_position(self._position(index))
-        return self.prepared.resources[position]
+        return self.prepared.resource(position)
 
     def get_annotations(self, index: int) -> list[Annotation]:
         """The annotations (``Annotation`` entities) behind item ``index``."""
         position = self.item_index.resource_position(self._position(index))
-        return list(self.prepared.annotations[position])
+        return list(self.prepared.annotations_of(position))
 
     def get_header(self, index: int) -> Any:
         """The reader's header of item ``index``'s resource: a pydicom ``Dataset``
@@ -540,7 +577,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         Raises:
             IndexError: If an index is out of range.
         """
-        n = len(self.prepared.resources)
+        n = len(self.prepared)
         for i in indices:
             if not 0 <= int(i) < n:
                 raise IndexError(f"subset index {i} is out of range for {n} resources")
@@ -723,6 +760,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_builder"] = None  # per process; the source drops its loader itself
+        state["_entities"] = None
         return state
 
     def __repr__(self) -> str:

@@ -16,7 +16,7 @@ from datamint.exceptions import DatamintDatasetException
 if TYPE_CHECKING:
     from datamint.dataset.annotation_filter import IncludeExclude
 
-__all__ = ["LabelSchema", "schema_from_annotations", "schema_from_worklists"]
+__all__ = ["FoundLabels", "LabelSchema", "schema_from_annotations", "schema_from_worklists"]
 
 UNKNOWN_CLASS = "UNKNOWN"
 
@@ -77,7 +77,7 @@ class LabelSchema:
             return self
         return replace(self, segmentation_classes=classes, image_labels=labels)
 
-    def with_external(self, annotations: Iterable[Annotation]) -> LabelSchema:
+    def with_external(self, annotations: Iterable[Annotation] | FoundLabels) -> LabelSchema:
         """Append identifiers found in ``annotations`` but missing here, in sorted order.
 
         Used with ``allow_external_annotations=True`` (contract §6.3): segmentation
@@ -98,46 +98,56 @@ class LabelSchema:
 
 
 @dataclass
-class _Found:
+class FoundLabels:
+    """The identifiers a set of annotations uses, per kind (what a schema is inferred
+    from): collect them in one pass with :meth:`add`, then pass this object where an
+    iterable of annotations is accepted."""
+
     segmentations: set[str] = field(default_factory=set)
     image_labels: set[str] = field(default_factory=set)
     frame_labels: set[str] = field(default_factory=set)
     categories: set[tuple[str, str]] = field(default_factory=set)
     boxes: set[str] = field(default_factory=set)
 
-
-def _collect(annotations: Iterable[Annotation]) -> _Found:
-    found = _Found()
-    for ann in annotations:
+    def add(self, ann: Annotation) -> None:
+        """Count the identifier of ``ann`` (segmentation, label, category value or box)."""
         kind = ann.annotation_type
         if kind == "segmentation":
-            found.segmentations.add(ann.identifier)
+            self.segmentations.add(ann.identifier)
         elif kind == "label":
-            (found.image_labels if ann.frame_index is None else found.frame_labels).add(
+            (self.image_labels if ann.frame_index is None else self.frame_labels).add(
                 ann.identifier
             )
         elif kind == "category" and ann.text_value is not None:
-            found.categories.add((ann.identifier, str(ann.text_value)))
+            self.categories.add((ann.identifier, str(ann.text_value)))
         elif kind == "square":
-            found.boxes.add(ann.identifier)
+            self.boxes.add(ann.identifier)
+
+
+def _collect(annotations: Iterable[Annotation] | FoundLabels) -> FoundLabels:
+    if isinstance(annotations, FoundLabels):
+        return annotations
+    found = FoundLabels()
+    for ann in annotations:
+        found.add(ann)
     return found
 
 
-def box_classes(annotations: Iterable[Annotation]) -> tuple[str, ...]:
+def box_classes(annotations: Iterable[Annotation] | FoundLabels) -> tuple[str, ...]:
     """Sorted unique identifiers of ``square`` annotations (coded from 0)."""
     return tuple(sorted(_collect(annotations).boxes))
 
 
-def schema_from_annotations(annotations: Iterable[Annotation]) -> LabelSchema:
+def schema_from_annotations(annotations: Iterable[Annotation] | FoundLabels) -> LabelSchema:
     """Infer the schema from the data: sorted unique identifiers per kind (contract §6.3).
 
     Args:
-        annotations: Every annotation of the dataset (after the source filter).
+        annotations: Every annotation of the dataset (after the source filter), or
+            the :class:`FoundLabels` collected from them.
 
     Returns:
         The inferred schema; segmentation codes ``1..N`` in sorted order.
     """
-    annotations = list(annotations)
     found = _collect(annotations)
     return LabelSchema(
         segmentation_classes=tuple(sorted(found.segmentations)),
@@ -196,7 +206,7 @@ def _merge_groups(groups: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str,
 def schema_from_worklists(
     worklists: Sequence[Mapping[str, Any]],
     segmentation_groups: Sequence[Mapping[str, Any]],
-    annotations: Iterable[Annotation],
+    annotations: Iterable[Annotation] | FoundLabels,
 ) -> LabelSchema:
     """Build the schema from worklists (contract §6.3).
 
@@ -205,8 +215,8 @@ def schema_from_worklists(
             ``{type, scope, identifier, values?}``).
         segmentation_groups: ``{"groups": {name: {"index", "color"}}}`` per worklist.
             The groups, not the specs, define the segmentation classes.
-        annotations: The dataset's annotations (for the box classes, which always come
-            from the data).
+        annotations: The dataset's annotations, or their :class:`FoundLabels` (for the
+            box classes, which always come from the data).
 
     Returns:
         The schema: labels and categories in spec order, classes by group index.

@@ -8,25 +8,34 @@ annotations in one body, read the worklists and segmentation groups, then filter
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from datamint.dataset.annotation_filter import AnnotationFilter, trusted
+import numpy as np
+
+from datamint.dataset.annotation_filter import AnnotationFilter
 from datamint.dataset.label_schema import (
-    LabelSchema,
+    FoundLabels,
     schema_from_annotations,
     schema_from_worklists,
 )
+from datamint.dataset.prepared import Prepared, PreparedRecords
 from datamint.entities import Annotation, Project, Resource
 from datamint.exceptions import DatamintDatasetException
+from datamint.storage.record_table import RecordTable, as_table
 
 if TYPE_CHECKING:
-    from datamint.api.client import Api
+    from datamint.api.reader import JsonRecord, ProjectReader
 
-__all__ = ["PrepareOptions", "Prepared", "prepare"]
+__all__ = ["SEARCH_BATCH", "PrepareOptions", "Prepared", "prepare"]
 
 _LOG = logging.getLogger(__name__)
+
+SEARCH_BATCH = 10_000
+"""Resource ids per annotation search: one body of every id of a 500 000-resource
+project would be ~20 MB, sent again with every page of the answer."""
 
 
 @dataclass(frozen=True)
@@ -39,44 +48,19 @@ class PrepareOptions:
     include_unannotated: bool = True
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """What a prepared dataset holds.
-
-    Attributes:
-        project: The project, or None for a dataset built from resources.
-        resources: The kept resources, in server order.
-        annotations: Per resource (parallel to ``resources``), its kept annotations.
-        schema: Codes of classes, labels, categories and boxes.
-        excluded: Resources of the project that this dataset class cannot represent.
-    """
-
-    project: Project | None
-    resources: tuple[Resource, ...]
-    annotations: tuple[tuple[Annotation, ...], ...]
-    schema: LabelSchema
-    excluded: tuple[Resource, ...] = ()
-
-    def select(self, indices: Sequence[int]) -> Prepared:
-        """A copy holding only ``resources[i]`` for ``i`` in ``indices`` (in that order)."""
-        return replace(
-            self,
-            resources=tuple(self.resources[i] for i in indices),
-            annotations=tuple(self.annotations[i] for i in indices),
-        )
-
-
 def _is_deleted(record: Resource | Annotation) -> bool:
     return bool(record.get("deleted")) or record.deleted_at is not None
 
 
-def _resolve_project(api: Api, project: str | Project) -> Project:
+def _resolve_project(api: ProjectReader, project: str | Project) -> Project:
     if isinstance(project, Project):
         return project
     return Project(api.get_project_by_name(str(project)))
 
 
-def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[dict[str, Any]]:
+def _worklists(
+    api: ProjectReader, project: Project, wanted: str | Sequence[Any]
+) -> list[dict[str, Any]]:
     """Full worklists of the project (contract §4.5), limited to ``wanted`` unless 'all'."""
     items = []
     for item in api.get_project_worklists(project.id):
@@ -108,14 +92,18 @@ def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[
 
 
 def prepare(
-    api: Api,
+    api: ProjectReader,
     *,
     project: str | Project | None,
-    resources: Sequence[Resource | dict[str, Any]] | None,
+    resources: Sequence[Resource | Mapping[str, Any]] | None,
     accepts: Callable[[Resource], bool],
     options: PrepareOptions,
 ) -> Prepared:
     """Fetch and filter everything a dataset needs (contract §6.2).
+
+    Records stay compact throughout (:class:`~datamint.storage.record_table.RecordTable`):
+    the resource listing as the client returns it, annotations searched for
+    :data:`SEARCH_BATCH` resources at a time, each record decoded once here to filter it.
 
     Args:
         api: The client.
@@ -133,47 +121,170 @@ def prepare(
             a resource that was not asked for.
     """
     proj = _resolve_project(api, project) if project is not None else None
+    listed: Sequence[Mapping[str, Any]]
     if proj is not None:
-        records = [Resource(r) for r in api.get_project_resources(proj.id)]
+        listed = api.get_project_resources(proj.id)
     else:
-        records = [r if isinstance(r, Resource) else Resource(r) for r in resources or ()]
-    records = [r for r in records if not _is_deleted(r)]
-    kept = [r for r in records if accepts(r)]
-    excluded = tuple(r for r in records if not accepts(r))
+        listed = [r.record if isinstance(r, Resource) else dict(r) for r in resources or ()]
+    kept: list[int] = []
+    excluded: list[int] = []
+    kept_ids: list[str] = []
+    for i, record in enumerate(listed):
+        res = Resource(record)
+        if _is_deleted(res):
+            continue
+        if accepts(res):
+            kept.append(i)
+            kept_ids.append(res.id)
+        else:
+            excluded.append(i)
     if excluded:
         _LOG.info("%d resources of kinds this dataset does not hold were left out", len(excluded))
+    table = as_table(listed)
+    del listed
 
-    by_resource: dict[str, list[Annotation]] = {r.id: [] for r in kept}
-    if kept:
-        for record in api.search_annotations([r.id for r in kept]):
+    found = _search(api, kept_ids, options)
+    if proj is not None and options.worklists is not None:
+        worklists = _worklists(api, proj, options.worklists)
+        groups = [api.get_segmentation_group(w["id"]) for w in worklists]
+        schema = schema_from_worklists(worklists, groups, found.labels)
+    else:
+        schema = schema_from_annotations(found.labels)
+    flt = options.annotation_filter
+    if flt.allow_external:
+        schema = schema.with_external(found.labels)
+    schema = schema.restricted(flt.segmentation_names, flt.image_label_names)
+
+    keep_kind = np.array([flt.keeps(a, schema) for a in found.kinds], dtype=bool)
+    keep = keep_kind[found.kind_codes] if len(found.kind_codes) else np.zeros(0, dtype=bool)
+    counts = np.bincount(found.rows[keep], minlength=len(kept_ids))
+    if options.include_unannotated:
+        final = np.arange(len(kept_ids), dtype=np.int64)
+    else:
+        final = np.flatnonzero(counts).astype(np.int64)
+        keep &= np.isin(found.rows, final)
+        counts = counts[final]
+    offsets = np.zeros(len(final) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    records = PreparedRecords(
+        table.take(np.asarray(kept, dtype=np.int64)[final]),
+        found.take(keep),
+        offsets,
+    )
+    return Prepared(
+        proj,
+        records,
+        schema,
+        np.arange(len(final), dtype=np.int64),
+        table.take(excluded),
+    )
+
+
+@dataclass
+class _Found:
+    """The trusted annotations of the kept resources, from one pass over the answers.
+
+    Attributes:
+        tables: Per search, its answer, restricted to the trusted annotations and
+            grouped by resource (the rows of one search are consecutive).
+        rows: int64 per annotation of ``tables`` (concatenated): its resource's row.
+        kind_codes: int64 per annotation: which of ``kinds`` it is.
+        kinds: One annotation per distinct ``(author, type, identifier, image-scoped,
+            category value)``: what the annotation filter decides on.
+        labels: The identifiers used, for the schema.
+    """
+
+    tables: list[RecordTable]
+    rows: np.ndarray
+    kind_codes: np.ndarray
+    kinds: list[Annotation]
+    labels: FoundLabels
+
+    def take(self, keep: np.ndarray) -> RecordTable:
+        """The annotations where ``keep`` is True, in order, as one table."""
+        parts, start = [], 0
+        for table in self.tables:
+            stop = start + len(table)
+            parts.append(table.take(np.flatnonzero(keep[start:stop])))
+            start = stop
+        return RecordTable.concat(parts)
+
+
+def _answers(api: ProjectReader, batches: list[list[str]]) -> Iterator[Sequence[JsonRecord]]:
+    """The answers of the annotation searches of ``batches``, in order; the next search
+    runs in a thread while the caller reads an answer (the wait on the server overlaps
+    the decoding here)."""
+    if len(batches) <= 1:
+        yield from (api.search_annotations(batch) for batch in batches)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datamint-search") as pool:
+        pending = pool.submit(api.search_annotations, batches[0])
+        for batch in batches[1:]:
+            answer = pending.result()
+            pending = pool.submit(api.search_annotations, batch)
+            yield answer
+        yield pending.result()
+
+
+def _search(api: ProjectReader, resource_ids: list[str], options: PrepareOptions) -> _Found:
+    """Search the annotations of ``resource_ids`` (in batches) and keep the trusted ones.
+
+    Raises:
+        DatamintDatasetException: For an annotation of a resource not asked for.
+    """
+    row_of = {rid: row for row, rid in enumerate(resource_ids)}
+    allowed = None if options.trusted_sources is None else set(options.trusted_sources)
+    tables: list[RecordTable] = []
+    rows: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    kind_of: dict[tuple[Any, ...], int] = {}
+    kinds: list[Annotation] = []
+    labels = FoundLabels()
+    batches = [
+        resource_ids[i : i + SEARCH_BATCH] for i in range(0, len(resource_ids), SEARCH_BATCH)
+    ]
+    for answer in _answers(api, batches):
+        picked: list[int] = []
+        batch_rows: list[int] = []
+        batch_codes: list[int] = []
+        for j, record in enumerate(answer):
             ann = Annotation(record)
-            if ann.resource_id not in by_resource:
+            row = row_of.get(ann.resource_id)
+            if row is None:
                 raise DatamintDatasetException(
                     f"the server returned annotation {ann.id} for resource {ann.resource_id}, "
                     "which was not asked for"
                 )
-            if not _is_deleted(ann):
-                by_resource[ann.resource_id].append(ann)
-    for rid, anns in by_resource.items():
-        by_resource[rid] = trusted(anns, options.trusted_sources)
-    everything = [a for anns in by_resource.values() for a in anns]
-
-    if proj is not None and options.worklists is not None:
-        worklists = _worklists(api, proj, options.worklists)
-        groups = [api.get_segmentation_group(w["id"]) for w in worklists]
-        schema = schema_from_worklists(worklists, groups, everything)
-    else:
-        schema = schema_from_annotations(everything)
-    flt = options.annotation_filter
-    if flt.allow_external:
-        schema = schema.with_external(everything)
-    schema = schema.restricted(flt.segmentation_names, flt.image_label_names)
-
-    final_resources, final_annotations = [], []
-    for res in kept:
-        anns = tuple(a for a in by_resource[res.id] if flt.keeps(a, schema))
-        if not anns and not options.include_unannotated:
-            continue
-        final_resources.append(res)
-        final_annotations.append(anns)
-    return Prepared(proj, tuple(final_resources), tuple(final_annotations), schema, excluded)
+            if _is_deleted(ann) or (
+                allowed is not None and ann.source is not None and ann.source not in allowed
+            ):
+                continue
+            kind = ann.annotation_type
+            key = (
+                ann.created_by,
+                kind,
+                ann.identifier,
+                ann.frame_index is None,
+                ann.text_value if kind == "category" else None,
+            )
+            code = kind_of.get(key)
+            if code is None:
+                code = kind_of[key] = len(kinds)
+                kinds.append(ann)
+                labels.add(ann)
+            picked.append(j)
+            batch_rows.append(row)
+            batch_codes.append(code)
+        order = np.argsort(np.asarray(batch_rows, dtype=np.int64), kind="stable")
+        table = as_table(answer)
+        tables.append(table.take(np.asarray(picked, dtype=np.int64)[order]))
+        rows.append(np.asarray(batch_rows, dtype=np.int64)[order])
+        codes.append(np.asarray(batch_codes, dtype=np.int64)[order])
+    empty = np.zeros(0, dtype=np.int64)
+    return _Found(
+        tables,
+        np.concatenate(rows) if rows else empty,
+        np.concatenate(codes) if codes else empty,
+        kinds,
+        labels,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from datamint.exceptions import SplitError
@@ -74,20 +73,9 @@ class SplitResult(dict):  # type: ignore[type-arg]
                 )
             dataset = self[part.name]
             prepared = dataset.prepared
-            positions = resolve_part(part, len(prepared.resources))
-            chosen.append(
-                (
-                    dataset,
-                    [prepared.resources[i] for i in positions],
-                    [prepared.annotations[i] for i in positions],
-                )
-            )
+            chosen.append((dataset, prepared, resolve_part(part, len(prepared))))
         first = chosen[0][0]
-        combined = replace(
-            first.prepared,
-            resources=tuple(r for _, res, _ in chosen for r in res),
-            annotations=tuple(a for _, _, anns in chosen for a in anns),
-        )
+        combined = type(first.prepared).combine([(p, pos) for _, p, pos in chosen])
         out = first._derive(prepared=combined)
         sources = {d.split_source for d, _, _ in chosen}
         stamps = {d.split_as_of_timestamp for d, _, _ in chosen}
