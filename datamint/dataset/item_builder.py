@@ -2,7 +2,7 @@
 
 The builder is made once per process (per DataLoader worker) and holds what every item
 of a dataset shares: the loader (caches and open volumes), one
-:class:`~datamint.dataset.annotation_processor.AnnotationProcessor`, and the per-volume
+:class:`~datamint.dataset.item_targets.ItemTargets`, and the per-volume
 slice geometry. Building an item opens the volume once, reads the header once per
 resource version (memoised by the loader), cuts the region, gathers each annotator's
 masks for it, runs the transform, and assembles the keys of the item format:
@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from datamint.dataset.annotation_processor import AnnotationProcessor
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item
 from datamint.dataset.config import DatasetConfig
@@ -39,6 +38,7 @@ from datamint.dataset.item_geometry import (
     transformed_affine,
 )
 from datamint.dataset.item_index import SliceSpec
+from datamint.dataset.item_targets import ItemTargets
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.regions import Region
@@ -62,7 +62,7 @@ class ItemBuilder:
     def __init__(self, config: DatasetConfig, schema: LabelSchema, loader: ItemLoader) -> None:
         self.config = config
         self.loader = loader
-        self.processor = AnnotationProcessor(schema, config.targets, loader.mask)
+        self.targets = ItemTargets(schema, config.targets, loader.mask_on_image)
         # (resource version, axis) -> (affine of slice 0, step of the origin per slice)
         self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._rules: dict[int, str] = {}
@@ -104,7 +104,7 @@ class ItemBuilder:
         if spec is not None and spec.anatomical:
             region = self._anatomical(resource, region, spec)
         volume = loader.image(resource, axis_hint=region.axis)  # (C, D, H, W), opened once
-        dhw = tuple(int(n) for n in volume.shape[1:])
+        dhw = tuple(map(int, volume.shape[1:]))
         if single_frame and dhw[0] != 1:
             raise InvalidResourceError(
                 f"resource {resource.id} ({resource.filename}) has {dhw[0]} frames; ImageDataset "
@@ -122,13 +122,11 @@ class ItemBuilder:
         ):  # copy unless the slice is already a fresh array of the item's dtype
             image = np.array(image, dtype=cast)
 
-        processor, opts = self.processor, self.config.targets
+        processor, opts = self.targets, self.config.targets
         instances: dict[str, list[np.ndarray]] = {}
         codes: dict[str, list[int]] = {}
         if opts.return_segmentations:
-            instances, codes = processor.instances(
-                annotations, dhw, region, lambda ann: loader.mask_on_image(ann, resource)
-            )
+            instances, codes = processor.instances(annotations, dhw, region, resource)
         boxes = None
         if opts.return_boxes:  # boxes are in the stored layout's pixels
             stored = region.stored_index_in(dhw)
@@ -181,7 +179,7 @@ class ItemBuilder:
     def _anatomical(self, resource: Resource, region: Region, spec: SliceSpec) -> Region:
         """``region`` with the resource's :class:`PlaneView` for ``spec`` (None when the
         plane is the stored axis in stored layout: the raw, faster path)."""
-        key = (self.loader.version(resource), spec.name)
+        key = (resource.file_version, spec.name)
         view = self._views.get(key, False)
         if view is False:
             view = plane_view(self.loader.geometry(resource), spec.name)
@@ -198,11 +196,10 @@ class ItemBuilder:
 
     def _affine(self, resource: Resource, region: Region, dhw: tuple[int, ...]) -> np.ndarray:
         """The item's affine; slices reuse the volume's slice-0 affine and per-slice step."""
-        geometry = self.loader.geometry(resource)
         if region.axis is None:
-            return item_affine(geometry, region)
+            return item_affine(self.loader.geometry(resource), region)
         view = region.view
-        key = (self.loader.version(resource), region.axis, view)
+        key = (resource.file_version, region.axis, view)
         cached = self._slice_affines.get(key)
         if cached is None:
 

@@ -17,7 +17,6 @@ a numpy dtype casts every item to it in the worker (e.g. ``np.float32``).
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections import OrderedDict
@@ -34,7 +33,6 @@ from datamint.geometry_grids import GridMap, same_grid
 from datamint.readers import FileHint, HeaderInfo, get_reader, read_file, read_header
 from datamint.storage.array_cache import ArrayCache
 from datamint.storage.hashing import file_sha256
-from datamint.storage.layout import annotation_version_info
 from datamint.storage.slice_cache import SliceCache, StoredVolume
 from datamint.targets.masks import binarize_mask
 
@@ -151,14 +149,9 @@ class ItemLoader:
 
     @staticmethod
     def version(resource: Resource) -> tuple[Any, ...]:
-        """What identifies one version of a resource's file (contract §11.1 + sha256)."""
-        return (
-            resource.id,
-            resource.sha256,
-            resource.size,
-            resource.created_at,
-            resource.deleted_at,
-        )
+        """What identifies one version of a resource's file (contract §11.1 + sha256):
+        :attr:`Resource.file_version <datamint.entities.Resource.file_version>`."""
+        return resource.file_version
 
     @staticmethod
     def _hint(resource: Resource) -> FileHint:
@@ -185,7 +178,7 @@ class ItemLoader:
             ReaderError: If the file cannot be decoded; names the resource.
         """
         array, extra = self._volumes.get(
-            (self.version(resource), axis_hint), lambda: self._open_image(resource, axis_hint)
+            (resource.file_version, axis_hint), lambda: self._open_image(resource, axis_hint)
         )
         if extra.get("scaled_from") == "uint16" and not self._warned_uint16:
             self._warned_uint16 = True
@@ -221,7 +214,7 @@ class ItemLoader:
     def _image_key(self, resource: Resource) -> dict[str, Any]:
         """The decoded image's cache key fields, resolved once per resource version
         (file lookup, format sniff, content hash)."""
-        key = self._image_keys.get(self.version(resource))
+        key = self._image_keys.get(resource.file_version)
         if key is None:
             path = self._fetch_resource(resource)
             reader = get_reader(path, self._hint(resource))
@@ -232,7 +225,7 @@ class ItemLoader:
                 "reader_version": reader.version,
                 "rules": IMAGE_RULES_VERSION if self.image_dtype is None else "stored",
             }
-            self._image_keys[self.version(resource)] = key
+            self._image_keys[resource.file_version] = key
         return key
 
     def item_dtype(self, resource: Resource) -> np.dtype | None:
@@ -242,13 +235,14 @@ class ItemLoader:
         :data:`CONTRACT_ITEM_DTYPES` of the resource's reader (NIfTI: float64).
         """
         if self.image_dtype is None:
-            return CONTRACT_ITEM_DTYPES.get(self._image_key(resource)["reader"])
+            key = self._image_keys.get(resource.file_version) or self._image_key(resource)
+            return CONTRACT_ITEM_DTYPES.get(key["reader"])
         return None if isinstance(self.image_dtype, str) else self.image_dtype
 
     def header(self, resource: Resource) -> HeaderInfo:
         """The resource's header read (shape, dtype, geometry, metainfo), memoised per process."""
         return self._headers.get(
-            self.version(resource),
+            resource.file_version,
             lambda: read_header(self._fetch_resource(resource), self._hint(resource)),
         )
 
@@ -270,9 +264,7 @@ class ItemLoader:
             AnnotationError: If the file cannot be decoded or its channels differ; names
                 the annotation and its resource.
         """
-        info = annotation_version_info(annotation.record)
-        version = (annotation.id, json.dumps(info, sort_keys=True, default=str))
-        return self._masks.get(version, lambda: self._open_mask(annotation))
+        return self._masks.get(annotation.file_version, lambda: self._open_mask(annotation))
 
     def mask_on_image(self, annotation: Annotation, resource: Resource) -> np.ndarray:
         """:meth:`mask` on its resource's voxel grid.
@@ -287,8 +279,7 @@ class ItemLoader:
             AnnotationError: As :meth:`mask`.
         """
         mask = self.mask(annotation)
-        info = annotation_version_info(annotation.record)
-        key = (annotation.id, json.dumps(info, sort_keys=True, default=str), self.version(resource))
+        key = (annotation.file_version, resource.file_version)
         grid = self._grids.get(key, lambda: self._grid_of(annotation, resource, mask.shape))
         return mask if grid is None else grid.apply(mask)
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datamint.geometry import PLANES as AXIS_NAMES  # axes 0, 1, 2 of a (D, H, W) array
 from datamint.geometry_planes import PlaneView
+
+if TYPE_CHECKING:
+    from datamint.storage.slice_cache import StoredVolume
 
 __all__ = ["AXIS_NAMES", "Region"]
 
@@ -54,21 +58,32 @@ class Region:
             return self.view.plane_shape(tuple(dhw))
         return tuple(n for i, n in enumerate(dhw) if i != self.axis)
 
-    def take(self, array: np.ndarray) -> np.ndarray:
+    def take_all(self, arrays: Sequence[np.ndarray | StoredVolume]) -> list[np.ndarray]:
+        """:meth:`take` of each of ``arrays``, all of the same ``(..., D, H, W)`` shape
+        (an item's image and masks): the slice and its layout are worked out once."""
+        out: list[np.ndarray] = []
+        if self.axis is None or not arrays:
+            for array in arrays:
+                out.append(np.asarray(array))
+            return out
+        first = arrays[0]
+        axis = first.ndim - 3 + self.axis
+        k = self.stored_index_in(first.shape[-3:])
+        view = self.view
+        for array in arrays:
+            out.append(np.take(array, k, axis=axis))
+        if view is None:
+            return out
+        # the plane keeps the stored order of the two other axes: rows are the second
+        # of them when row_axis is the larger
+        swap = view.row_axis > 3 - self.axis - view.row_axis
+        rows = slice(None, None, -1 if view.row_flip else 1)
+        cols = slice(None, None, -1 if view.col_flip else 1)
+        for i, plane in enumerate(out):
+            out[i] = (np.swapaxes(plane, -1, -2) if swap else plane)[..., rows, cols]
+        return out
+
+    def take(self, array: np.ndarray | StoredVolume) -> np.ndarray:
         """Cut this region from an array (or a stored volume) whose last three axes are
         ``(D, H, W)``; a slice reads only that slice of a stored volume."""
-        if self.axis is None:
-            return np.asarray(array)
-        dhw = tuple(array.shape[-3:])
-        plane = np.take(array, self.stored_index_in(dhw), axis=array.ndim - 3 + self.axis)
-        view = self.view
-        if view is None:
-            return plane
-        rest = [a for a in (0, 1, 2) if a != self.axis]  # stored order of the plane's axes
-        if rest.index(view.row_axis) == 1:
-            plane = np.swapaxes(plane, -1, -2)
-        if view.row_flip:
-            plane = plane[..., ::-1, :]
-        if view.col_flip:
-            plane = plane[..., ::-1]
-        return plane
+        return self.take_all([array])[0]

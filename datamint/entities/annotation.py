@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from datamint.entities.base import Entity
@@ -119,6 +120,20 @@ class Annotation(Entity):
     def annotation_worklist_id(self) -> str | None:
         """The worklist (annotation set) the annotation belongs to."""
         return self._record.get("annotation_worklist_id")
+
+    @cached_property
+    def file_version(self) -> tuple[Any, ...]:
+        """What identifies one version of the annotation's file: ``(id, created_at,
+        deleted_at, associated_file, sha256)``; worked out once per object, for
+        per-process memos keyed by file."""
+        record = self._record
+        return (
+            self.id,
+            record.get("created_at"),
+            record.get("deleted_at"),
+            record.get("associated_file"),
+            record.get("sha256"),
+        )
 
     @property
     def file(self) -> str | None:

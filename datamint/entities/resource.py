@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from datamint.entities.base import Entity
@@ -77,6 +78,13 @@ class Resource(Entity):
     def kind(self) -> ResourceKind:
         """The resource kind of contract §5.1."""
         return resource_kind(self._record)
+
+    @cached_property
+    def file_version(self) -> tuple[Any, ...]:
+        """What identifies one version of the resource's file: ``(id, sha256, size,
+        created_at, deleted_at)`` (contract §11.1 plus the content hash); worked out once
+        per object, for per-process memos keyed by file."""
+        return (self.id, self.sha256, self.size, self.created_at, self.deleted_at)
 
     @property
     def depth(self) -> int:
