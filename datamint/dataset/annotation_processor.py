@@ -265,7 +265,7 @@ class AnnotationProcessor:
     def instance_to_semantic_segmentation(
         self,
         segmentations: np.ndarray | torch.Tensor,
-        seg_labels: Any,
+        seg_labels: np.ndarray | torch.Tensor | Sequence[int],
         num_labels: int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Instances ``(N, *spatial)`` and codes ``(N,)`` -> one-hot ``(L+1, *spatial)`` float32.
@@ -274,11 +274,13 @@ class AnnotationProcessor:
         """
         n = len(self.schema.segmentation_classes) if num_labels is None else num_labels
         as_tensor = isinstance(segmentations, torch.Tensor)
-        out = instances_to_semantic(
-            np.asarray(segmentations.cpu() if as_tensor else segmentations, dtype=np.uint8),
-            np.asarray(seg_labels.cpu() if isinstance(seg_labels, torch.Tensor) else seg_labels),
-            n,
+        masks = (
+            segmentations.cpu().numpy()
+            if isinstance(segmentations, torch.Tensor)
+            else segmentations
         )
+        codes = seg_labels.cpu().numpy() if isinstance(seg_labels, torch.Tensor) else seg_labels
+        out = instances_to_semantic(np.asarray(masks, dtype=np.uint8), np.asarray(codes), n)
         return torch.from_numpy(out) if as_tensor else out
 
     def apply_merge_strategy(
@@ -339,7 +341,9 @@ class AnnotationProcessor:
         assert rule is not None
         return merge_image_labels(labels, rule, len(self.schema.image_labels))
 
-    def merge_image_categories(self, categories: Mapping[str, Any], strategy: str) -> torch.Tensor:
+    def merge_image_categories(
+        self, categories: Mapping[str, int | torch.Tensor], strategy: str
+    ) -> torch.Tensor:
         """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else multi-hot."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None

@@ -51,12 +51,14 @@ class TransformRunner:
         image: np.ndarray,
         instances: dict[str, list[np.ndarray]],
         boxes: dict[str, torch.Tensor] | None,
-    ):
+    ) -> tuple[Any, dict[str, list[np.ndarray]], dict[str, torch.Tensor] | None]:
         """:func:`apply_2d` with this runner's seeded transform."""
         self._reseed()
         return apply_2d(self.transform, image, instances, boxes)
 
-    def run_3d(self, volume: np.ndarray, instances: dict[str, list[np.ndarray]]):
+    def run_3d(
+        self, volume: np.ndarray, instances: dict[str, list[np.ndarray]]
+    ) -> tuple[Any, dict[str, list[np.ndarray]]]:
         """:func:`apply_3d` with one ``ReplayCompose`` kept (and seeded) for the process."""
         if self._replay is None:
             import albumentations as alb

@@ -25,8 +25,9 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from numpy.typing import DTypeLike
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, get_worker_info
 
 from datamint.dataset.augment import TransformRunner
@@ -45,6 +46,7 @@ from datamint.exceptions import DatamintDatasetException, DatamintException, Ite
 from datamint.geometry_planes import plane_view
 
 if TYPE_CHECKING:
+    from datamint.api.reader import ProjectReader
     from datamint.dataset.annotation_processor import AnnotationProcessor
     from datamint.dataset.label_schema import LabelSchema
     from datamint.dataset.loading import ItemLoader
@@ -56,6 +58,7 @@ __all__ = ["DatamintBaseDataset", "DatamintDatasetException"]
 
 _LOG = logging.getLogger(__name__)
 D = TypeVar("D", bound="DatamintBaseDataset")
+E = TypeVar("E", bound="DatamintBaseDataset")
 
 
 class DatamintBaseDataset(Dataset[dict[str, Any]]):
@@ -149,6 +152,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     """
 
     _single_frame = False  # 2-D image datasets: each item is frame 0, which must be the only
+    fold: int | None = None  # the fold index of a kfold() part
 
     def __init__(
         self,
@@ -181,7 +185,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         cache_dir: str | Path | None = None,
         offline: bool | None = None,
         cache_format: str | None = None,
-        image_dtype: Any = None,
+        image_dtype: DTypeLike | None = None,
         item_format: str = "standard",
         on_error: str = "raise",
     ) -> None:
@@ -243,13 +247,23 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         self._entities: EntityCache | None = None
         self._pid: int | None = None
 
+    @overload
     def _derive(
-        self: D,
+        self: D, *, prepared: Prepared | None = None, slices: SliceSpec | None = None
+    ) -> D: ...
+
+    @overload
+    def _derive(
+        self, *, prepared: Prepared | None = None, slices: SliceSpec | None = None, cls: type[E]
+    ) -> E: ...
+
+    def _derive(
+        self,
         *,
         prepared: Prepared | None = None,
         slices: SliceSpec | None = None,
-        cls: type[D] | None = None,
-    ) -> D:
+        cls: type[DatamintBaseDataset] | None = None,
+    ) -> DatamintBaseDataset:
         """A dataset sharing this one's config, source, split attributes and transform.
 
         Args:
@@ -308,7 +322,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return self._source
 
     @property
-    def api(self) -> Any:
+    def api(self) -> ProjectReader:
         """The client: ``datamint.api.Api``, or an ``OfflineApi`` over the manifest."""
         return self._source.api
 
@@ -325,7 +339,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         if self._prepared is None:
             config = self._config
 
-            def fetch(api: Any) -> Prepared:
+            def fetch(api: ProjectReader) -> Prepared:
                 return prepare(
                     api,
                     project=config.project,
@@ -656,13 +670,14 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
         return kfold_dataset(self, k, **kwargs)
 
-    def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
+    def split_spec(self: D, spec: str, **split_kwargs: Any) -> D:
         """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]")``.
 
         Raises:
             SplitError: As :meth:`split` and :meth:`SplitResult.select`.
         """
-        return self.split(**split_kwargs).select(spec)
+        chosen: D = self.split(**split_kwargs).select(spec)
+        return chosen
 
     # -- lineage, prefetch, batching ----------------------------------------------------
     @property

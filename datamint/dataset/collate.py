@@ -93,8 +93,9 @@ def _pad(values: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def _stack_arrays(key: str, values: Sequence[Any], on_mismatch: str, strict: bool) -> Any:
-    tensors = [_as_tensor(v) for v in values]
-    if not all(isinstance(t, torch.Tensor) for t in tensors):
+    converted = [_as_tensor(v) for v in values]
+    tensors = [t for t in converted if isinstance(t, torch.Tensor)]
+    if len(tensors) < len(converted):
         if strict:
             raise CollateError(f"cannot batch key {key!r}: it holds arrays of strings or objects")
         return list(values)

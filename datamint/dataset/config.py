@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from datamint.dataset.annotation_filter import AnnotationFilter, IncludeExclude
 from datamint.dataset.annotation_processor import TargetOptions
@@ -108,7 +109,7 @@ def build_config(
     cache_dir: str | Path | None,
     offline: bool | None,
     cache_format: str | None,
-    image_dtype: Any,
+    image_dtype: DTypeLike | None,
     item_format: str,
     on_error: str,
 ) -> DatasetConfig:

@@ -214,7 +214,7 @@ class ItemBuilder:
                 step = np.zeros(4)
             cached = self._slice_affines[key] = (first, step)
         first, step = cached
-        affine = first.copy()
+        affine: np.ndarray = first.copy()
         affine[:, 3] += region.index * step
         return affine
 

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from datamint.entities import Annotation
 from datamint.exceptions import DatamintDatasetException
 
-if TYPE_CHECKING:
-    from datamint.dataset.annotation_filter import IncludeExclude
-
 __all__ = ["FoundLabels", "LabelSchema", "schema_from_annotations", "schema_from_worklists"]
 
 UNKNOWN_CLASS = "UNKNOWN"
+
+
+class NameFilter(Protocol):
+    """An include or exclude list of names (e.g.
+    :class:`~datamint.dataset.annotation_filter.IncludeExclude`)."""
+
+    @property
+    def unconstrained(self) -> bool:
+        """True when no list was given."""
+        ...
+
+    def passes(self, value: str | None) -> bool:
+        """True when ``value`` is allowed."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class LabelSchema:
         return frozenset(ident for ident, _ in self.categories)
 
     def restricted(
-        self, segmentation_names: IncludeExclude, image_label_names: IncludeExclude
+        self, segmentation_names: NameFilter, image_label_names: NameFilter
     ) -> LabelSchema:
         """The schema of a dataset with ``include_*_names`` / ``exclude_*_names`` lists.
 

@@ -13,14 +13,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from datamint.dataset.base import DatamintBaseDataset
+    from datamint.dataset.views import DatasetView
 
 __all__ = ["build_mlflow_dataset", "dataset_digest", "dataset_lineage"]
 
 DIGEST_CHARS = 10  # MLflow recommends digests of about 8-10 characters
 
 
-def dataset_lineage(ds: DatamintBaseDataset) -> dict[str, Any]:
+def dataset_lineage(ds: DatasetView) -> dict[str, Any]:
     """A JSON-serialisable description of ``ds`` (prepares it).
 
     Returns:
@@ -41,18 +41,18 @@ def dataset_lineage(ds: DatamintBaseDataset) -> dict[str, Any]:
         "items": len(ds),
         "resources": [
             {"id": r.id, "sha256": r.sha256, "size": r.size, "created_at": r.created_at}
-            for r in ds.resources
+            for r in ds.prepared.resources
         ],
     }
 
 
-def dataset_digest(ds: DatamintBaseDataset) -> str:
+def dataset_digest(ds: DatasetView) -> str:
     """First 10 hex digits of the sha256 of the canonical JSON lineage (server URL excluded)."""
     text = json.dumps(dataset_lineage(ds), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
 
 
-def build_mlflow_dataset(ds: DatamintBaseDataset, name: str | None = None) -> Any:
+def build_mlflow_dataset(ds: DatasetView, name: str | None = None) -> Any:
     """An ``mlflow.data.meta_dataset.MetaDataset`` describing ``ds``, for ``mlflow.log_input``.
 
     Its source is the project's resource listing on the server, its digest

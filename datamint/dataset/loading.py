@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import AnnotationError, DatamintWarning, ReaderError
@@ -39,6 +40,7 @@ from datamint.targets.masks import binarize_mask
 __all__ = ["CACHE_FORMATS", "DEFAULT_CACHE_FORMAT", "ItemLoader"]
 
 _LOG = logging.getLogger(__name__)
+_V = TypeVar("_V")
 
 IMAGE_RULES_VERSION = "1"  # bump when the dtype rules of to_item_dtype change
 MASK_RULES_VERSION = "1"
@@ -48,21 +50,24 @@ DEFAULT_CACHE_FORMAT = "b2nd"  # chosen by benchmarks/bench_slice_cache.py, see 
 CONTRACT_ITEM_DTYPES = {"nifti": np.dtype(np.float64)}
 
 
-def parse_image_dtype(image_dtype: Any) -> str | np.dtype | None:
+def parse_image_dtype(image_dtype: DTypeLike | None) -> str | np.dtype | None:
     """Check an ``image_dtype`` argument: None, ``"stored"`` or anything ``np.dtype`` takes.
 
     Raises:
         ValueError: For anything else (names the value).
     """
-    if image_dtype is None or (isinstance(image_dtype, str) and image_dtype == "stored"):
-        return image_dtype
+    if image_dtype is None:
+        return None
+    if isinstance(image_dtype, str) and image_dtype == "stored":
+        return "stored"
     try:
-        return np.dtype(image_dtype)
+        dtype: np.dtype = np.dtype(image_dtype)
     except TypeError:
         raise ValueError(
             "image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; "
             f"got {image_dtype!r}"
         ) from None
+    return dtype
 
 
 def to_item_dtype(array: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -83,14 +88,14 @@ def to_item_dtype(array: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     return scaled, {"scaled_from": "uint16", "min": lo, "max": hi}
 
 
-class _Memo:
+class _Memo(Generic[_V]):
     """A tiny per-process LRU (entries, not bytes) for small objects like headers."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._items: OrderedDict[Hashable, _V] = OrderedDict()
 
-    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, make: Callable[[], _V]) -> _V:
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
@@ -123,7 +128,7 @@ class ItemLoader:
         fetch_segmentation: Callable[[Annotation], Path],
         array_cache: ArrayCache,
         cache_format: str | None = None,
-        image_dtype: Any = None,
+        image_dtype: DTypeLike | None = None,
     ) -> None:
         image_dtype = parse_image_dtype(image_dtype)
         cache_format = cache_format or DEFAULT_CACHE_FORMAT
@@ -139,11 +144,12 @@ class ItemLoader:
         self.slice_cache = (
             None if cache_format == "npy" else SliceCache(array_cache.root, cache_format)
         )
-        self._headers = _Memo(64)
+        self._headers: _Memo[HeaderInfo] = _Memo(64)
         # open volumes (StoredVolume handles, or memory maps for "npy"), per version and axis
-        self._volumes = _Memo(64)
-        self._masks = _Memo(256)  # memory-mapped masks per annotation version
-        self._grids = _Memo(256)  # (annotation version, resource version) -> GridMap | None
+        self._volumes: _Memo[tuple[np.ndarray | StoredVolume, dict[str, Any]]] = _Memo(64)
+        self._masks: _Memo[np.ndarray] = _Memo(256)  # memory-mapped masks per annotation version
+        # (annotation version, resource version) -> GridMap | None
+        self._grids: _Memo[GridMap | None] = _Memo(256)
         self._image_keys: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._warned_uint16 = False
 
@@ -191,7 +197,9 @@ class ItemLoader:
             )
         return array
 
-    def _open_image(self, resource: Resource, axis_hint: int | None) -> tuple[Any, dict[str, Any]]:
+    def _open_image(
+        self, resource: Resource, axis_hint: int | None
+    ) -> tuple[np.ndarray | StoredVolume, dict[str, Any]]:
         """The cached decoded volume and its extra facts, decoding on a miss."""
         hint = self._hint(resource)
         contract = self.image_dtype is None
@@ -206,10 +214,8 @@ class ItemLoader:
 
         key = self._image_key(resource)
         if self.slice_cache is not None:
-            array, extra = self.slice_cache.volume(key, build, axis_hint)
-        else:
-            array, extra = self.array_cache.get_or_build(key, build)
-        return array, extra
+            return self.slice_cache.volume(key, build, axis_hint)
+        return self.array_cache.get_or_build(key, build)
 
     def _image_key(self, resource: Resource) -> dict[str, Any]:
         """The decoded image's cache key fields, resolved once per resource version
@@ -266,8 +272,8 @@ class ItemLoader:
         """
         return self._masks.get(annotation.file_version, lambda: self._open_mask(annotation))
 
-    def mask_on_image(self, annotation: Annotation, resource: Resource) -> np.ndarray:
-        """:meth:`mask` on its resource's voxel grid.
+    def mask_on_image(self, annotation: Annotation, resource: Resource | None) -> np.ndarray:
+        """:meth:`mask` on its resource's voxel grid (``resource`` None: as stored).
 
         A mask file whose geometry maps the same voxels in another axis order or
         direction (a mask NIfTI saved LPS beside an RAS image, or with its axes
@@ -279,6 +285,8 @@ class ItemLoader:
             AnnotationError: As :meth:`mask`.
         """
         mask = self.mask(annotation)
+        if resource is None:
+            return mask
         key = (annotation.file_version, resource.file_version)
         grid = self._grids.get(key, lambda: self._grid_of(annotation, resource, mask.shape))
         return mask if grid is None else grid.apply(mask)

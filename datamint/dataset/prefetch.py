@@ -7,12 +7,18 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import DownloadError
+
+if TYPE_CHECKING:
+    from datamint.dataset.views import DatasetView
+    from datamint.storage.file_cache import FileCache
+    from datamint.storage.file_cache.download import Downloader
 
 __all__ = ["FileJob", "PrefetchReport", "decode_resources", "download_jobs", "prefetch_files"]
 
@@ -48,8 +54,8 @@ class FileJob:
 
 
 def download_jobs(
-    files: Any,
-    api: Any,
+    files: FileCache,
+    api: Downloader,
     resources: Sequence[Resource],
     annotations: Sequence[Sequence[Annotation]] = (),
 ) -> list[FileJob]:
@@ -65,8 +71,8 @@ def download_jobs(
     jobs = [
         FileJob(
             f"resource {r.id} ({r.filename})",
-            lambda r=r: files.has_resource_file(r.record),
-            lambda r=r: files.resource_file(api, r.record),
+            partial(files.has_resource_file, r.record),
+            partial(files.resource_file, api, r.record),
         )
         for r in resources
     ]
@@ -78,8 +84,8 @@ def download_jobs(
                 jobs.append(
                     FileJob(
                         f"annotation {a.id} of resource {a.resource_id}",
-                        lambda a=a: files.has_segmentation_file(a.record),
-                        lambda a=a: files.segmentation_file(api, a.record),
+                        partial(files.has_segmentation_file, a.record),
+                        partial(files.segmentation_file, api, a.record),
                     )
                 )
     return jobs
@@ -135,18 +141,21 @@ def prefetch_files(
     return report
 
 
-def _decode_one(dataset: Any, position: int, axis_hint: int | None) -> int:
+def _decode_one(dataset: DatasetView, position: int, axis_hint: int | None) -> int:
     """In a pool process: decode resource ``position`` of ``dataset``; returns decodes run (0/1)."""
     loader = dataset.loader
-    cache = loader.slice_cache if loader.slice_cache is not None else loader.array_cache
-    before = cache.decodes if loader.slice_cache is not None else cache.misses
-    loader.image(dataset.prepared.resources[position], axis_hint=axis_hint)
-    after = cache.decodes if loader.slice_cache is not None else cache.misses
-    return after - before
+
+    def runs() -> int:
+        slices = loader.slice_cache
+        return slices.decodes if slices is not None else loader.array_cache.misses
+
+    before = runs()
+    loader.image(dataset.prepared.resource(position), axis_hint=axis_hint)
+    return runs() - before
 
 
 def decode_resources(
-    dataset: Any,
+    dataset: DatasetView,
     *,
     axis_hint: int | Sequence[int] | None = None,
     max_workers: int = 2,
@@ -173,7 +182,7 @@ def decode_resources(
         DatamintException: The first decode error, re-raised after every job ran.
     """
     report = report or PrefetchReport()
-    n = len(dataset.prepared.resources)
+    n = len(dataset.prepared)
     errors: list[BaseException] = []
     with (
         ProcessPoolExecutor(max_workers=max_workers) as pool,

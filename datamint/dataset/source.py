@@ -21,6 +21,8 @@ from datamint.dataset.config import DatasetConfig
 from datamint.dataset.loading import ItemLoader
 
 if TYPE_CHECKING:
+    from datamint.api.reader import ProjectReader
+    from datamint.api.recorder import ManifestRecorder
     from datamint.storage.file_cache import FileCache
 
 __all__ = ["DataSource"]
@@ -38,13 +40,13 @@ class DataSource:
 
     def __init__(self, config: DatasetConfig) -> None:
         self.config = config
-        self._api: Any = None
-        self._recorder: Any = None
+        self._api: ProjectReader | None = None
+        self._recorder: ManifestRecorder | None = None
         self._loader: ItemLoader | None = None
         self._files: FileCache | None = None
 
     @property
-    def api(self) -> Any:
+    def api(self) -> ProjectReader:
         """The client: ``Api``, or ``OfflineApi`` over the manifest when offline."""
         if self._api is None:
             config = self.config
@@ -62,7 +64,7 @@ class DataSource:
                 )
         return self._api
 
-    def recorded(self, fetch: Callable[[Any], T], project_id: str | None = None) -> T:
+    def recorded(self, fetch: Callable[[ProjectReader], T], project_id: str | None = None) -> T:
         """Run ``fetch(client)``; online, record what it read into the project's manifest.
 
         A manifest that cannot be written is logged, never fatal (training goes on).

@@ -11,7 +11,9 @@ import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from datamint.dataset.annotation_processor import AnnotationProcessor, TargetOptions
+import torch
+
+from datamint.dataset.item_targets import ItemTargets, TargetOptions
 from datamint.exceptions import DatamintWarning, SplitError
 from datamint.splits import (
     SplitResult,
@@ -24,7 +26,7 @@ from datamint.splits.kfold import kfold_indices
 from datamint.targets.merge import MergeStrategy
 
 if TYPE_CHECKING:
-    from datamint.dataset.base import DatamintBaseDataset
+    from datamint.dataset.views import V
 
 __all__ = ["FALLBACK_RATIOS", "kfold_dataset", "split_dataset", "stratum_values"]
 
@@ -37,27 +39,25 @@ TAG_PREFIX = "split:"
 
 
 def make_part(
-    ds: DatamintBaseDataset,
+    ds: V,
     indices: Sequence[int],
     name: str | None,
     source: str | None,
     as_of: str | None,
-) -> DatamintBaseDataset:
+) -> V:
     """A subset of ``ds`` carrying the three split attributes."""
     child = ds.subset(list(indices))
     child.split_name, child.split_source, child.split_as_of_timestamp = name, source, as_of
     return child
 
 
-def _result(
-    ds: DatamintBaseDataset, parts: dict[str, list[int]], source: str, as_of: str | None
-) -> SplitResult:
+def _result(ds: V, parts: dict[str, list[int]], source: str, as_of: str | None) -> SplitResult:
     return SplitResult(
         {name: make_part(ds, idx, name, source, as_of) for name, idx in parts.items()}
     )
 
 
-def stratum_values(ds: DatamintBaseDataset, stratify_by: str) -> list[Hashable]:
+def stratum_values(ds: V, stratify_by: str) -> list[Hashable]:
     """Per resource, its class for stratification.
 
     For an image label: 1 when the annotators' majority (``mode``, contract §8.2) marks
@@ -69,20 +69,21 @@ def stratum_values(ds: DatamintBaseDataset, stratify_by: str) -> list[Hashable]:
     """
     schema = ds.schema
     if stratify_by in schema.image_labels:
-        processor = AnnotationProcessor(
-            schema, TargetOptions(image_labels_merge=MergeStrategy.MODE)
-        )
+        processor = ItemTargets(schema, TargetOptions(image_labels_merge=MergeStrategy.MODE))
         bit = schema.image_labels.index(stratify_by)
-        return [int(processor.image_labels(anns)[bit]) for _, anns in ds.items()]
+        marks: list[Hashable] = []
+        for _, anns in ds.items():
+            merged = processor.image_labels(anns)
+            assert isinstance(merged, torch.Tensor)  # merged by the mode
+            marks.append(int(merged[bit]))
+        return marks
     if stratify_by in schema.category_identifiers:
-        processor = AnnotationProcessor(
-            schema, TargetOptions(image_categories_merge=MergeStrategy.MODE)
-        )
+        processor = ItemTargets(schema, TargetOptions(image_categories_merge=MergeStrategy.MODE))
         values: list[Hashable] = []
         for _, anns in ds.items():
-            index = int(
-                processor.image_categories([a for a in anns if a.identifier == stratify_by])
-            )
+            chosen = processor.image_categories([a for a in anns if a.identifier == stratify_by])
+            assert isinstance(chosen, torch.Tensor)  # merged by the mode
+            index = int(chosen)
             values.append(None if index < 0 else schema.categories[index][1])
         return values
     raise SplitError(
@@ -91,7 +92,7 @@ def stratum_values(ds: DatamintBaseDataset, stratify_by: str) -> list[Hashable]:
     )
 
 
-def _project_split(ds: DatamintBaseDataset, as_of_timestamp: str | None) -> SplitResult | None:
+def _project_split(ds: V, as_of_timestamp: str | None) -> SplitResult | None:
     """The server's assignment as of ``as_of_timestamp`` (now when None), or None if empty."""
     project = ds.project
     if project is None:
@@ -101,14 +102,14 @@ def _project_split(ds: DatamintBaseDataset, as_of_timestamp: str | None) -> Spli
         lambda api: project_assignments(api, project.id, as_of_timestamp), project.id
     )
     parts: dict[str, list[int]] = {}
-    for i, res in enumerate(ds.resources):
+    for i, res in enumerate(ds.prepared.resources):
         name = assignment.get(res.id)
         if name is not None:
             parts.setdefault(name, []).append(i)
     return _result(ds, parts, "project_api", resolved) if parts else None
 
 
-def _tag_split(ds: DatamintBaseDataset) -> SplitResult:
+def _tag_split(ds: V) -> SplitResult:
     """Deprecated: parts from resource tags ``split:<name>`` (removed from the existing client)."""
     warnings.warn(
         "use_server_splits=True (resource tags 'split:<name>') is deprecated; store the split "
@@ -117,7 +118,7 @@ def _tag_split(ds: DatamintBaseDataset) -> SplitResult:
         stacklevel=4,
     )
     parts: dict[str, list[int]] = {}
-    for i, res in enumerate(ds.resources):
+    for i, res in enumerate(ds.prepared.resources):
         for tag in res.tags:
             if tag.startswith(TAG_PREFIX):
                 parts.setdefault(tag[len(TAG_PREFIX) :], []).append(i)
@@ -128,7 +129,7 @@ def _tag_split(ds: DatamintBaseDataset) -> SplitResult:
 
 
 def split_dataset(
-    ds: DatamintBaseDataset,
+    ds: V,
     *,
     seed: int | None = None,
     use_project_splits: bool | None = None,
@@ -181,7 +182,7 @@ def split_dataset(
             "stratify_by applies to local splits: give ratios, e.g. train=0.8, val=0.2"
         )
     strata = stratum_values(ds, stratify_by) if stratify_by is not None else None
-    n = len(ds.resources)
+    n = len(ds.prepared)
     if by_patient:
         if not ratios:
             raise SplitError("by_patient=True needs ratios, e.g. train=0.8, val=0.2")
@@ -189,7 +190,7 @@ def split_dataset(
             raise SplitError("by_patient=True cannot be combined with use_project_splits")
         if as_of_timestamp is not None:
             raise SplitError("as_of_timestamp applies only to project splits, not to by_patient")
-        pids = [r.patient_id for r in ds.resources]
+        pids = [r.patient_id for r in ds.prepared.resources]
         parts = patient_split(pids, ratios, seed, none_patient_id_strategy, strata)
         return _result(ds, parts, "local_by_patient", None)
     if (
@@ -229,14 +230,14 @@ def split_dataset(
 
 
 def kfold_dataset(
-    ds: DatamintBaseDataset,
+    ds: V,
     k: int,
     *,
     seed: int | None = None,
     by_patient: bool = False,
     none_patient_id_strategy: str = "individual",
     stratify_by: str | None = None,
-) -> Iterator[tuple[DatamintBaseDataset, DatamintBaseDataset]]:
+) -> Iterator[tuple[V, V]]:
     """Yield ``(train, val)`` for each of ``k`` folds; the val parts partition the resources.
 
     Each part has ``split_name`` ``'train'``/``'val'``, ``split_source`` ``'local'`` (or
@@ -246,10 +247,10 @@ def kfold_dataset(
         SplitError: If ``k`` is not between 2 and the number of resources (patients).
     """
     strata = stratum_values(ds, stratify_by) if stratify_by is not None else None
-    pids = [r.patient_id for r in ds.resources] if by_patient else None
+    pids = [r.patient_id for r in ds.prepared.resources] if by_patient else None
     source = "local_by_patient" if by_patient else "local"
     folds = kfold_indices(
-        len(ds.resources),
+        len(ds.prepared),
         k,
         seed,
         patient_ids=pids,

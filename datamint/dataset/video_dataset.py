@@ -1,18 +1,16 @@
-"""``VideoDataset``: ultrasound cine loops and other videos."""
+"""``VideoDataset`` (ultrasound cine loops and other videos) and its 2-D view
+``SlicedVideoDataset`` (one item per frame)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.multiframe_dataset import MultiFrameDataset
 from datamint.entities import Resource
 from datamint.schema import ResourceKind
 
-if TYPE_CHECKING:
-    from datamint.dataset.sliced_video_dataset import SlicedVideoDataset
-
-__all__ = ["VideoDataset"]
+__all__ = ["SlicedVideoDataset", "VideoDataset"]
 
 
 class VideoDataset(MultiFrameDataset):
@@ -30,6 +28,29 @@ class VideoDataset(MultiFrameDataset):
 
     def frame_by_frame(self) -> SlicedVideoDataset:
         """A 2-D view with one item per frame, sharing every setting of this dataset."""
-        from datamint.dataset.sliced_video_dataset import SlicedVideoDataset
-
         return self._derive(slices=SliceSpec.of(0, frames=True), cls=SlicedVideoDataset)
+
+
+class SlicedVideoDataset(VideoDataset):
+    """One item per frame of each video.
+
+    Build it with ``VideoDataset(...).frame_by_frame()`` or directly with the
+    ``VideoDataset`` arguments. Items: ``image`` ``(3, H, W)``; ``masks`` per annotator
+    ``(N, H, W)`` uint8 with ``mask_labels``, or semantic ``(L+1, H, W)``; ``spacing``
+    and ``affine`` in pixel units; ``metainfo`` with ``plane`` ``"frame"`` and ``index``
+    the frame. ``len`` is the sum of the videos' frame counts from metadata.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slices = SliceSpec.of(0, frames=True)
+
+    @property
+    def slice_axis_index(self) -> int:
+        """Always 0: frames."""
+        return 0
+
+    @property
+    def slice_axis_name(self) -> str:
+        """Always ``'frame'``."""
+        return "frame"

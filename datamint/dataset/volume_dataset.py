@@ -1,17 +1,15 @@
-"""``VolumeDataset``: CT/MR volumes, DICOM series and multi-frame DICOM."""
+"""``VolumeDataset`` (CT/MR volumes, DICOM series and multi-frame DICOM) and its 2-D view
+``SlicedVolumeDataset`` (one item per slice)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.multiframe_dataset import MultiFrameDataset
 from datamint.entities import Resource
 
-if TYPE_CHECKING:
-    from datamint.dataset.sliced_dataset import SlicedVolumeDataset
-
-__all__ = ["VolumeDataset"]
+__all__ = ["SlicedVolumeDataset", "VolumeDataset"]
 
 
 class VolumeDataset(MultiFrameDataset):
@@ -52,6 +50,43 @@ class VolumeDataset(MultiFrameDataset):
         Raises:
             ValueError: For any other axis.
         """
-        from datamint.dataset.sliced_dataset import SlicedVolumeDataset
-
         return self._derive(slices=SliceSpec.of(axis), cls=SlicedVolumeDataset)
+
+
+class SlicedVolumeDataset(VolumeDataset):
+    """One item per slice of each volume along ``slice_axis``.
+
+    Build it with ``VolumeDataset(...).slice(axis)`` or directly with the
+    ``VolumeDataset`` arguments plus ``slice_axis``. Items: ``image`` ``(C, h, w)``;
+    ``masks`` per annotator ``(N, h, w)`` uint8 with ``mask_labels`` (or semantic
+    ``(L+1, h, w)``); ``spacing`` ``(2,)`` mm (row, column); ``affine`` ``(4, 4)`` mapping
+    ``(0, row, column)`` to RAS mm (column 0 the unit normal of the slice);
+    ``metainfo`` with ``plane`` and ``index`` (the slice); other keys as for volumes.
+    ``len`` is the sum over volumes of their size along the axis, read from metadata
+    without downloading. ``subset()`` and ``split()`` select volumes, so the slices of
+    one volume stay together.
+
+    Args:
+        *args: As :class:`~datamint.dataset.volume_dataset.VolumeDataset`.
+        slice_axis: ``'axial'`` (default), ``'coronal'``, ``'sagittal'`` or 0/1/2.
+        **kwargs: As :class:`~datamint.dataset.volume_dataset.VolumeDataset`.
+
+    Raises:
+        ValueError: For an unknown axis.
+    """
+
+    def __init__(self, *args: Any, slice_axis: str | int = "axial", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slices = SliceSpec.of(slice_axis)
+
+    @property
+    def slice_axis_index(self) -> int:
+        """The sliced axis of ``(D, H, W)``: 0, 1 or 2."""
+        assert self._slices is not None
+        return self._slices.axis
+
+    @property
+    def slice_axis_name(self) -> str:
+        """``'axial'``, ``'coronal'`` or ``'sagittal'``."""
+        assert self._slices is not None
+        return self._slices.name
