@@ -13,7 +13,7 @@ resource), so callers may change what they get; the table itself never changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, overload
 
 import numpy as np
@@ -25,7 +25,9 @@ __all__ = ["RecordTable", "RecordTableBuilder", "as_table"]
 JsonRecord = dict[str, Any]
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_SCAN = json.JSONDecoder().scan_once  # the C scanner: a stored text is exactly one value
+# the C scanner of the standard decoder (an attribute typeshed leaves out): a stored text is
+# exactly one value, so the whitespace handling of ``loads`` is not needed
+_SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
 
 
 def _decode(text: bytes | memoryview) -> JsonRecord:
@@ -174,7 +176,9 @@ class RecordTable(Sequence[JsonRecord]):
         np.cumsum(stops - starts, out=offsets[1:])
         if len(self._chunks) == 1:
             view = memoryview(self._chunks[0])
-            parts = [view[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+            parts: list[bytes | memoryview] = [
+                view[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True)
+            ]
         else:
             parts = [self._text(int(i)) for i in pos]
         return RecordTable(b"".join(parts), offsets)
