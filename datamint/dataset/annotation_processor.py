@@ -9,7 +9,7 @@ they were given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +38,8 @@ from datamint.targets.merge import (
 
 __all__ = ["AnnotationProcessor", "Region", "TargetOptions"]
 
-AnnotationMasks = Any  # Callable[[Annotation], np.ndarray]: binary uint8 (N, H, W)
+AnnotationMasks = Callable[[Annotation], np.ndarray]
+"""Loads an annotation's file as a binary uint8 ``(N, H, W)`` mask."""
 
 
 class AnnotationProcessor:
@@ -74,10 +75,27 @@ class AnnotationProcessor:
         annotations: Sequence[Annotation],
         dhw: Sequence[int],
         region: Region,
-        resource: Resource | None = None,
+        resource: Resource | AnnotationMasks | None = None,
     ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]]]:
         """Each author's instance masks inside ``region`` and their codes (see
-        :meth:`datamint.dataset.item_targets.ItemTargets.instances`)."""
+        :meth:`datamint.dataset.item_targets.ItemTargets.instances`).
+
+        Args:
+            annotations: The item's annotations after filtering.
+            dhw: The resource's ``(D, H, W)``.
+            region: The part of the resource the item shows.
+            resource: The annotated resource, or (as before) a callable loading an
+                annotation's binary ``(N, H, W)`` mask; None uses ``mask_loader``.
+        """
+        if callable(resource):
+            loads = resource
+
+            def source(ann: Annotation, _: Resource | None) -> np.ndarray:
+                return np.asarray(loads(ann), dtype=np.uint8)
+
+            return ItemTargets(self.schema, self.options, source).instances(
+                annotations, dhw, region
+            )
         return self.targets.instances(annotations, dhw, region, resource)
 
     def encode_segmentations(

@@ -2,14 +2,15 @@
 
 This is the only place where a dataset talks to the server before items are read
 (contract §4.1 and §6.2): resolve the project, list its resources, search their
-annotations in one body, read the worklists and segmentation groups, then filter.
+annotations (:data:`SEARCH_BATCH` resources per search), read the worklists and
+segmentation groups, then filter.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,21 +130,25 @@ def prepare(
     kept: list[int] = []
     excluded: list[int] = []
     kept_ids: list[str] = []
-    for i, record in enumerate(listed):
-        res = Resource(record)
-        if _is_deleted(res):
-            continue
-        if accepts(res):
-            kept.append(i)
-            kept_ids.append(res.id)
-        else:
-            excluded.append(i)
-    if excluded:
-        _LOG.info("%d resources of kinds this dataset does not hold were left out", len(excluded))
-    table = as_table(listed)
-    del listed
-
-    found = _search(api, kept_ids, options)
+    with _Searches(api) as searches:
+        for i, record in enumerate(listed):
+            res = Resource(record)
+            if _is_deleted(res):
+                continue
+            if accepts(res):
+                kept.append(i)
+                kept_ids.append(res.id)
+                if len(kept_ids) % SEARCH_BATCH == 0:
+                    searches.submit(kept_ids[-SEARCH_BATCH:])
+            else:
+                excluded.append(i)
+        if len(kept_ids) % SEARCH_BATCH:
+            searches.submit(kept_ids[-(len(kept_ids) % SEARCH_BATCH) :])
+        if excluded:
+            _LOG.info("%d resources of kinds this dataset does not hold: left out", len(excluded))
+        table = as_table(listed)
+        del listed
+        found = _search(searches.answers(), kept_ids, options)
     if proj is not None and options.worklists is not None:
         worklists = _worklists(api, proj, options.worklists)
         groups = [api.get_segmentation_group(w["id"]) for w in worklists]
@@ -210,24 +215,39 @@ class _Found:
         return RecordTable.concat(parts)
 
 
-def _answers(api: ProjectReader, batches: list[list[str]]) -> Iterator[Sequence[JsonRecord]]:
-    """The answers of the annotation searches of ``batches``, in order; the next search
-    runs in a thread while the caller reads an answer (the wait on the server overlaps
-    the decoding here)."""
-    if len(batches) <= 1:
-        yield from (api.search_annotations(batch) for batch in batches)
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datamint-search") as pool:
-        pending = pool.submit(api.search_annotations, batches[0])
-        for batch in batches[1:]:
-            answer = pending.result()
-            pending = pool.submit(api.search_annotations, batch)
-            yield answer
-        yield pending.result()
+class _Searches:
+    """Annotation searches run one after another in a thread, each started as soon as
+    its resource ids are known, so the server searches while the listing is decoded
+    here; the answers are read in order. Leaving the ``with`` block cancels the searches
+    not started and waits for the running one."""
+
+    def __init__(self, api: ProjectReader) -> None:
+        self._api = api
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datamint-search")
+        self._futures: list[Future[Sequence[JsonRecord]]] = []
+
+    def __enter__(self) -> _Searches:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+    def submit(self, resource_ids: list[str]) -> None:
+        """Queue the search of ``resource_ids``."""
+        self._futures.append(self._pool.submit(self._api.search_annotations, resource_ids))
+
+    def answers(self) -> Iterator[Sequence[JsonRecord]]:
+        """Each search's answer, in submission order (waiting for it)."""
+        for future in self._futures:
+            yield future.result()
 
 
-def _search(api: ProjectReader, resource_ids: list[str], options: PrepareOptions) -> _Found:
-    """Search the annotations of ``resource_ids`` (in batches) and keep the trusted ones.
+def _search(
+    answers: Iterable[Sequence[JsonRecord]], resource_ids: list[str], options: PrepareOptions
+) -> _Found:
+    """Read the answers of the searches of ``resource_ids`` and keep the trusted annotations.
 
     Raises:
         DatamintDatasetException: For an annotation of a resource not asked for.
@@ -240,10 +260,7 @@ def _search(api: ProjectReader, resource_ids: list[str], options: PrepareOptions
     kind_of: dict[tuple[Any, ...], int] = {}
     kinds: list[Annotation] = []
     labels = FoundLabels()
-    batches = [
-        resource_ids[i : i + SEARCH_BATCH] for i in range(0, len(resource_ids), SEARCH_BATCH)
-    ]
-    for answer in _answers(api, batches):
+    for answer in answers:
         picked: list[int] = []
         batch_rows: list[int] = []
         batch_codes: list[int] = []

@@ -141,6 +141,10 @@ def annotation_version_info(annotation: Mapping[str, Any]) -> dict[str, Any]:
     return info
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+"""``json.dumps(info, sort_keys=True, separators=(",", ":"), default=str)``, built once."""
+
+
 def version_hash(info: Mapping[str, Any]) -> str:
     """Hash version fields into an entry name.
 
@@ -151,7 +155,7 @@ def version_hash(info: Mapping[str, Any]) -> str:
         The first 32 hex digits of ``sha256(json.dumps(info, sort_keys=True,
         separators=(",", ":")))``.
     """
-    canonical = json.dumps(info, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = _CANONICAL(info)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:VERSION_HASH_CHARS]
 
 
