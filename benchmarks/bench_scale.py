@@ -23,8 +23,10 @@ A fresh process then measures, with ``ImageDataset(project=...)``:
    after the epoch.
 
 Environment: ``SCALE_RESOURCES`` (default 50 000; the issue's figure is 500 000),
-``SCALE_ANNOTATIONS`` (per resource, default 2), ``SCALE_EPOCH_ITEMS`` (default 4 800 =
-300 batches). Run::
+``SCALE_ANNOTATIONS`` (per resource, default 1), ``SCALE_EPOCH_ITEMS`` (default 4 800 =
+300 batches), ``SCALE_IMPORT_ROWS`` (default 0: skipped): also time ``datamint import`` of a
+``project.json`` with that many resource rows all pointing to the same PNG, to compare with
+the direct generation. Run::
 
     .venv/bin/python benchmarks/bench_scale.py
     SCALE_RESOURCES=500000 .venv/bin/python benchmarks/bench_scale.py
@@ -164,6 +166,39 @@ def _table(n: int, annotations: int, gen_s: float, r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _time_import(root: Path, rows: int) -> float:
+    """Seconds ``import_project`` takes for a project.json of ``rows`` resources that all
+    point to one 2x2 PNG (a second store, so the measured one is not changed)."""
+    import cv2
+    import numpy as np
+
+    from datamint.server.importer import import_project
+    from datamint.server.store import ProjectStore
+
+    folder = root / "import"
+    folder.mkdir()
+    ok, png = cv2.imencode(".png", np.full((2, 2), 128, dtype=np.uint8))
+    assert ok
+    (folder / "img.png").write_bytes(png.tobytes())
+    manifest = {
+        "format": "datamint-project-manifest",
+        "format_version": 1,
+        "project": {"name": "imported", "created_by": EMAIL},
+        "annotators": [],
+        "worklists": [],
+        "resources": [
+            {"filename": f"img/{i:07d}.png", "file": "img.png", "mimetype": "image/png"}
+            for i in range(rows)
+        ],
+        "annotations": [],
+        "splits": [],
+    }
+    (folder / "project.json").write_text(json.dumps(manifest))
+    started = time.perf_counter()
+    import_project(ProjectStore(root / "import-store"), folder)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     """Generate, serve, measure in a fresh process, print the table."""
     if len(sys.argv) > 1 and sys.argv[1] == "--measure":
@@ -174,7 +209,7 @@ def main() -> None:
     from datamint.server.synthetic import generate_project
 
     n = int(os.environ.get("SCALE_RESOURCES", "50000"))
-    annotations = int(os.environ.get("SCALE_ANNOTATIONS", "2"))
+    annotations = int(os.environ.get("SCALE_ANNOTATIONS", "1"))
     epoch = int(os.environ.get("SCALE_EPOCH_ITEMS", str(300 * BATCH)))
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         store = ProjectStore(Path(tmp) / "store")
@@ -223,6 +258,11 @@ def main() -> None:
             raise SystemExit(done.returncode)
         result = json.loads(done.stdout.strip().splitlines()[-1])
     print(_table(n, annotations, gen_s, result))
+    rows = int(os.environ.get("SCALE_IMPORT_ROWS", "0"))
+    if rows:
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+            seconds = _time_import(Path(tmp), rows)
+        print(f"\nimport of a project.json of {rows} resource rows: {seconds:.1f} s")
 
 
 if __name__ == "__main__":
