@@ -16,7 +16,11 @@ does the same on import and upload:
   (0020,0032) Image Position (Patient) and, when slices differ, (0028,9145) Pixel Value
   Transformation Sequence; shared, (0020,9116) Plane Orientation Sequence, (0028,9110)
   Pixel Measures Sequence (Pixel Spacing, Slice Thickness, Spacing Between Slices).
-  Stored values are copied unchanged (no rescaling), in Explicit VR Little Endian.
+  Stored values are copied unchanged (no rescaling), in Explicit VR Little Endian. A
+  rescale shared by every frame is repeated at the top level ((0028,1052) Rescale
+  Intercept, (0028,1053) Rescale Slope, (0028,1054) Rescale Type), as in the platform's
+  merged files (which keep the first slice's top-level elements): readers that look only
+  there, such as the existing client's, then also get modality values (HU for CT).
 - **Other SOP classes** (ultrasound, secondary capture, ...) have no legacy-converted form
   in highdicom: :func:`build_series_dicom` raises an error naming the SOP class and
   modality, and the series must be uploaded as one multi-frame file.
@@ -169,7 +173,19 @@ def build_series_dicom(files: Sequence[tuple[str, Source]], out: BinaryIO, *, wh
         if "ContributionDateTime" in item:  # the conversion's wall clock (type 3)
             del item.ContributionDateTime
     image.ContentDate, image.ContentTime = _content_date_time(sources)
+    _copy_shared_rescale(image)
     image.save_as(out, enforce_file_format=True)
+
+
+def _copy_shared_rescale(image: Dataset) -> None:
+    """Repeat a rescale shared by every frame at the top level (module docstring)."""
+    shared = (image.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+    transformation = shared.get("PixelValueTransformationSequence")
+    if not transformation:
+        return
+    for keyword in ("RescaleIntercept", "RescaleSlope", "RescaleType"):
+        if keyword in transformation[0]:
+            setattr(image, keyword, transformation[0][keyword].value)
 
 
 def _content_date_time(sources: Sequence[Dataset]) -> tuple[str, str]:

@@ -117,6 +117,10 @@ def test_imported_series_is_one_multiframe_dicom(
         for frame in ds.PerFrameFunctionalGroupsSequence
     ]
     assert z == [-310.0 + 5.0 * k for k in range(20)]  # ascending along the normal (+z)
+    # the shared rescale, repeated at the top level as in the platform's merged files
+    transformation = shared.PixelValueTransformationSequence[0]
+    assert float(transformation.RescaleIntercept) == float(ds.RescaleIntercept) == -1024.0
+    assert float(ds.RescaleSlope) == 1.0
 
 
 def test_served_series_equals_the_series_readers_volume(
