@@ -18,6 +18,9 @@ an item being ``{"id", "filename", "shape", "dtype", "masks": {author: voxel cou
 voxel count is the number of non-zero voxels summed over that author's instance masks
 (``frame_counts``: per index of the depth axis, for ``(N, D, H, W)`` masks only). An item
 that raises gets ``"error": "Type: message"``.
+
+With ``{"assemble": {"files": [paths], "out": path}}`` on stdin it instead merges the files
+into one multi-frame DICOM with the platform's upload tool and writes it to ``out``.
 """
 
 from __future__ import annotations
@@ -64,11 +67,26 @@ def _item(ds: Any, index: int) -> dict[str, Any]:
     return out
 
 
+def _assemble(request: dict[str, Any]) -> None:
+    """Merge DICOM files into one multi-frame file with the platform's upload tool
+    (``medimgkit.dicom_utils.assemble_dicoms``, what ``upload_resources`` runs)."""
+    from medimgkit.dicom_utils import assemble_dicoms
+
+    merged = assemble_dicoms(request["files"], return_as_IO=True, progress_bar=False)
+    if len(merged) != 1:
+        raise SystemExit(f"the files form {len(merged)} groups, expected one series")
+    with open(request["out"], "wb") as fh:
+        fh.write(merged[0].getvalue())
+
+
 def main() -> None:
-    """Read the request from stdin and print the items as JSON."""
+    """Read the request from stdin and print the items as JSON (or merge a series)."""
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore")
     request = json.load(sys.stdin)
+    if "assemble" in request:
+        _assemble(request["assemble"])
+        return
     import datamint
     from datamint.dataset import ImageDataset, VideoDataset, VolumeDataset
 

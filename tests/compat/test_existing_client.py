@@ -29,6 +29,8 @@ import pytest
 from datamint.dataset.image_dataset import ImageDataset
 from datamint.dataset.video_dataset import VideoDataset
 from datamint.dataset.volume_dataset import VolumeDataset
+from datamint.demo import data_dir
+from datamint.readers import read_file
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "existing-client-venv.sh"
@@ -181,3 +183,38 @@ def test_items_agree_with_the_existing_client(
         elif filename not in DELIBERATE and other["frame_counts"] != frame_counts:
             differences.append(f"{filename}: mask voxels per frame differ (slice order?)")
     assert not differences, "\n".join(differences)
+
+
+def test_series_merged_by_the_platforms_tool_reads_like_its_files(
+    existing_client: Path, tmp_path: Path
+) -> None:
+    """A series as the platform stores it (merged by its upload tool, frames in Instance
+    Number order, JPEG-LS) reads with our DICOM reader: each frame equals the series
+    reader's slice at the same position, and the affines put them at the same place."""
+    series = data_dir() / "series" / "ct_lung2"
+    out = tmp_path / "platform.dcm"
+    request = {
+        "assemble": {"files": [str(p) for p in sorted(series.glob("*.dcm"))], "out": str(out)}
+    }
+    run = subprocess.run(
+        [str(existing_client), "-I", str(HELPER)],
+        input=json.dumps(request),
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    ours, volume = read_file(out), read_file(series)
+    assert ours.reader == "dicom" and ours.array.shape == volume.array.shape
+    assert ours.geometry is not None and volume.geometry is not None
+    by_position = {
+        round(float((volume.geometry.affine @ [k, 0, 0, 1])[2]), 3): k for k in range(20)
+    }
+    for n in range(ours.array.shape[1]):
+        k = by_position[round(float((ours.geometry.affine @ [n, 0, 0, 1])[2]), 3)]
+        assert np.array_equal(ours.array[:, n], volume.array[:, k])
+        assert np.allclose(
+            ours.geometry.affine @ [n, 5, 7, 1], volume.geometry.affine @ [k, 5, 7, 1]
+        )
