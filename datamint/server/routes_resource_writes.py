@@ -22,12 +22,13 @@ import hashlib
 import json
 import uuid
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from datamint.exceptions import InvalidResourceError
 from datamint.server.deps import (
     ERROR_RESPONSES,
     StoreDep,
@@ -92,21 +93,33 @@ def _store_series(
         raise ApiError(422, str(exc)) from None
 
 
+def _is_zip(path: Path) -> bool:
+    """A ZIP archive: a local file header first (APPNOTE 4.3.7) and a readable directory."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            return False
+    return zipfile.is_zipfile(path)
+
+
 def _store_upload(
     store: ProjectStore, form: UploadForm
 ) -> tuple[str, int, str, str | None, list[dict[str, Any]]]:
-    """Store the uploaded file(s): ``(sha256, size, filename, declared mimetype, files)``.
+    """Store the uploaded file(s): ``(sha256, size, filename, mimetype, files)``.
 
     Several file parts, or one ZIP archive holding DICOM files, are a DICOM series, merged
     into one multi-frame DICOM (``files`` lists the sources); a ZIP holding one DICOM file
-    gives that file; anything else is kept as sent.
+    gives that file; in these cases ``mimetype`` is ``application/dicom``. Anything else is
+    kept as sent, ``mimetype`` then being ``None`` (the client's declaration applies).
+
+    Raises:
+        ApiError: 422 for a series that cannot be merged, or a corrupt ZIP archive.
     """
     uploads = form.all_files("resource", "file") or [form.file("resource", "file")]
+    for upload in uploads:
+        upload.staged.close()
     if len(uploads) > 1:
         names = [u.filename or f"part{i}" for i, u in enumerate(uploads)]
         filename = _series_name(names)
-        for upload in uploads:
-            upload.staged.close()
         sources: list[tuple[str, Source]] = [
             (name, u.staged.path) for name, u in zip(names, uploads, strict=True)
         ]
@@ -118,9 +131,11 @@ def _store_upload(
         return sha, size, filename, "application/dicom", files
     upload = uploads[0]
     filename = upload.filename or "upload"
-    upload.staged.close()
-    if zipfile.is_zipfile(upload.staged.path):
-        members = zip_dicom_members(upload.staged.path, what=filename)
+    if _is_zip(upload.staged.path):
+        try:
+            members = zip_dicom_members(upload.staged.path, what=filename)
+        except InvalidResourceError as exc:
+            raise ApiError(422, str(exc)) from None
         if len(members) == 1:  # a series of one file: that file
             member, data = members[0]
             sha, size = store.blobs.put_bytes(data)
@@ -135,7 +150,7 @@ def _store_upload(
             ]
             return sha, size, series, "application/dicom", files
     sha, size = store.blobs.put_staged(upload.staged)
-    return sha, size, filename, upload.content_type, []
+    return sha, size, filename, None, []
 
 
 def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dict[str, Any]:
@@ -144,11 +159,10 @@ def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dic
     if fields.get("project_id"):
         project_id = require_project(store, user, fields["project_id"])["id"]
     extra_metadata = _json_object(fields.get("metadata"), "metadata")
-    sha, size, filename, declared, files = _store_upload(store, form)
-    if files:
-        mimetype, storage = describe_upload(filename, declared)
-    else:
-        mimetype, storage = describe_upload(filename, fields.get("mimetype") or declared)
+    upload = form.file("resource", "file")
+    sha, size, filename, merged_type, files = _store_upload(store, form)
+    declared = merged_type or fields.get("mimetype") or upload.content_type
+    mimetype, storage = describe_upload(filename, declared)
     derived = derive_metadata(store.blob_path(sha), filename, mimetype, storage)
     published = fields.get("bypass_inbox", "false").strip().lower() == "true"
     stamp = format_us(now_us())

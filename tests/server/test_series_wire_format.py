@@ -234,6 +234,30 @@ def test_upload_of_a_zip_without_dicom_is_kept(member: httpx.Client) -> None:
     assert member.get(record["resource_uri"]).content == buffer.getvalue()
 
 
+def test_upload_of_a_zip_with_one_dicom_is_that_file(member: httpx.Client) -> None:
+    source = _source_files()[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(source, "one/slice.dcm")
+    files = [("resource", ("one.zip", buffer.getvalue(), "application/zip"))]
+    response = member.post("/resources", files=files, data={"mimetype": "application/zip"})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert (record["filename"], record["mimetype"]) == ("slice.dcm", "application/dicom")
+    assert member.get(record["resource_uri"]).content == source.read_bytes()
+
+
+def test_upload_of_a_corrupt_zip_is_refused(member: httpx.Client) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.dcm", _source_files()[0].read_bytes())
+    data = bytearray(buffer.getvalue())
+    data[200:400] = bytes(200)  # inside the member: its CRC no longer matches
+    response = _upload(member, [("resource", ("bad.zip", bytes(data), "application/zip"))])
+    assert response.status_code == 422
+    assert "corrupt ZIP archive" in response.json()["message"]
+
+
 def _as_secondary_capture(path: Path) -> bytes:
     ds = pydicom.dcmread(path)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
