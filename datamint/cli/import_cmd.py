@@ -3,6 +3,9 @@
 Two layouts are accepted: a folder holding ``project.json`` (format
 datamint-project-manifest v1), or a plain folder of DICOM/NIfTI/video/PNG/JPEG files with
 masks named ``<image>__<label>__<annotator>.<ext>`` (see ``datamint.server.import_folder``).
+A DICOM series (several single-frame CT, MR or PET files) is stored as ONE multi-frame
+DICOM, frames ordered along the slice normal, as the platform stores a series
+(``datamint.server.series_dicom``).
 """
 
 from pathlib import Path

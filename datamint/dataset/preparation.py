@@ -19,7 +19,7 @@ from datamint.dataset.label_schema import (
     schema_from_worklists,
 )
 from datamint.entities import Annotation, Project, Resource
-from datamint.exceptions import DatamintDatasetException
+from datamint.exceptions import DatamintDatasetException, ItemNotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from datamint.api.client import Api
@@ -107,11 +107,33 @@ def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[
     return full
 
 
+def _given_resources(api: Api, given: Sequence[Resource | dict[str, Any] | str]) -> list[Resource]:
+    """Resources passed as entities, records or ids; ids are fetched (``GET /resources/{id}``).
+
+    Raises:
+        ItemNotFoundError: Naming every id the server does not know (or that is no UUID).
+    """
+    records, unknown = [], []
+    for item in given:
+        if isinstance(item, Resource):
+            records.append(item)
+        elif isinstance(item, str):
+            try:
+                records.append(Resource(api.get_resource(item)))
+            except (ItemNotFoundError, ValidationError):
+                unknown.append(item)
+        else:
+            records.append(Resource(item))
+    if unknown:
+        raise ItemNotFoundError(f"resources not found on the server: {', '.join(unknown)}")
+    return records
+
+
 def prepare(
     api: Api,
     *,
     project: str | Project | None,
-    resources: Sequence[Resource | dict[str, Any]] | None,
+    resources: Sequence[Resource | dict[str, Any] | str] | None,
     accepts: Callable[[Resource], bool],
     options: PrepareOptions,
 ) -> Prepared:
@@ -120,7 +142,8 @@ def prepare(
     Args:
         api: The client.
         project: A project name (a UUID string is a name too) or a Project.
-        resources: Resources instead of a project.
+        resources: Resources instead of a project: entities, records, or resource ids
+            (each fetched with ``GET /resources/{id}``).
         accepts: Whether the dataset class can represent a resource (by kind/depth).
         options: Schema and filter settings.
 
@@ -128,7 +151,8 @@ def prepare(
         The prepared state.
 
     Raises:
-        ItemNotFoundError: If no project has that name.
+        ItemNotFoundError: If no project has that name, or a resource id is unknown (the
+            message lists every such id).
         DatamintDatasetException: On conflicting worklist schemas, or an annotation for
             a resource that was not asked for.
     """
@@ -136,7 +160,7 @@ def prepare(
     if proj is not None:
         records = [Resource(r) for r in api.get_project_resources(proj.id)]
     else:
-        records = [r if isinstance(r, Resource) else Resource(r) for r in resources or ()]
+        records = _given_resources(api, resources or ())
     records = [r for r in records if not _is_deleted(r)]
     kept = [r for r in records if accepts(r)]
     excluded = tuple(r for r in records if not accepts(r))

@@ -1,7 +1,9 @@
 """A DICOM series (a ZIP archive of its files, or a folder) to one ``(C, N, H, W)`` volume.
 
-The server sends a series resource as a ZIP of its ``.dcm`` files under any names; a
-folder is read the same way. Members without ``DICM`` at byte 128 (READMEs) and a
+A ZIP of the ``.dcm`` files of a series under any names (a series exported by other
+tools; the Datamint platform and our reference server send a series as ONE multi-frame
+DICOM instead, read by :class:`~datamint.readers.dicom.DicomReader`); a folder is read
+the same way. Members without ``DICM`` at byte 128 (READMEs) and a
 DICOMDIR ((0002,0002) Media Storage SOP Class UID 1.2.840.10008.1.3.10) are skipped
 (listing and scanning: :mod:`datamint.readers.dicom_series_scan`).
 

@@ -24,7 +24,8 @@ Layers, each calling only downward::
     auth.py                   API keys (stored as sha256) -> user email
     importer.py               project.json (format datamint-project-manifest v1) -> store
     import_folder.py          a plain folder, masks by name (<image>__<label>__<annotator>)
-    import_common.py          derived ids, series ZIPs, metadata filling, created_at stamps
+    import_common.py          derived ids, metadata filling, created_at stamps
+    series_dicom.py           a DICOM series (files or a ZIP) -> one multi-frame DICOM
     synthetic.py              generated projects of any size (tests, benchmarks)
     store/                    ProjectStore: one SQLite repository per concern + BlobStore
     blobs.py                  BlobStore: files named by their sha256, written atomically

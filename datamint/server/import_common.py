@@ -1,8 +1,9 @@
-"""What both importers share: derived ids, series archives, metadata and version stamps.
+"""What both importers share: derived ids, metadata and version stamps.
 
 - Ids an import derives are UUIDv5 of a fixed namespace and a path-like name, so importing
   the same thing twice gives the same ids.
-- A DICOM series (several files) is stored as ONE deterministic ZIP archive.
+- (A DICOM series, several files, is stored as ONE multi-frame DICOM:
+  :func:`datamint.server.series_dicom.build_series_dicom`.)
 - A resource whose ``metadata`` lacks ``frame_count``/``width``/``height`` gets them from
   its file's header (:func:`~datamint.server.metadata.derive_metadata`).
 - Re-importing changed content must change what clients key their caches on (contract
@@ -13,20 +14,16 @@
 from __future__ import annotations
 
 import uuid
-import zipfile
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any
 
 from datamint.server.metadata import derive_metadata
 from datamint.server.timeutil import format_us, now_us, to_us
 
-__all__ = ["ID_NAMESPACE", "build_series_zip", "derive_id", "fill_metadata", "keep_or_restamp"]
+__all__ = ["ID_NAMESPACE", "derive_id", "fill_metadata", "keep_or_restamp"]
 
 #: Namespace of the UUIDv5 ids derived by imports.
 ID_NAMESPACE = uuid.UUID("6f1c3c3e-4b8a-5d0e-9a57-2f2b6c1d9e40")
-#: DOS epoch: the earliest ZIP timestamp; used for every entry so archives are reproducible.
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CHUNK_BYTES = 1 << 20
 
 
 def derive_id(*parts: str) -> str:
@@ -39,40 +36,6 @@ def derive_id(*parts: str) -> str:
         A UUID string, the same for the same parts.
     """
     return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
-
-
-def build_series_zip(files: list[tuple[str, Path]], out: BinaryIO) -> None:
-    """Write the files of a series as a reproducible ZIP archive.
-
-    Entries are stored (ZIP_STORED), sorted by their manifest path, named by base name,
-    dated 1980-01-01 00:00:00 with mode 0644, so equal inputs give byte-identical archives.
-
-    Args:
-        files: ``(manifest path, file on disk)`` pairs; base names must be unique.
-        out: Seekable binary file to write the archive into.
-
-    Raises:
-        ValueError: If two files share a base name (the archive would be ambiguous).
-        OSError: If a file cannot be read.
-    """
-    ordered = sorted(files, key=lambda item: item[0])
-    names = [PurePosixPath(rel).name for rel, _ in ordered]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"series files share base names {duplicates}; rename them")
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, (_, path) in zip(names, ordered, strict=True):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            size = path.stat().st_size
-            with (
-                open(path, "rb") as src,
-                archive.open(info, "w", force_zip64=size >= 0x7FFFFFFF) as dst,
-            ):
-                for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
-                    dst.write(chunk)
 
 
 def fill_metadata(record: dict[str, Any], blob: Path) -> None:

@@ -5,8 +5,9 @@ Naming convention (also printed by ``datamint import --help``):
 - **media**: every ``.dcm``/``.dicom``, ``.nii``/``.nii.gz``, ``.mp4``/``.avi``/``.mov``/
   ``.mkv``/``.webm``, ``.png``/``.jpg``/``.jpeg`` file whose name is not a mask name. Its
   *stem* is the name without the extension (``scan1.nii.gz`` -> ``scan1``). Single-frame
-  DICOM files of one folder that share a SeriesInstanceUID form ONE series resource (a ZIP
-  archive) whose stem is the folder's name.
+  DICOM files of one folder that share a SeriesInstanceUID form ONE series resource,
+  stored as one multi-frame DICOM (CT, MR and PET only; :mod:`~datamint.server.series_dicom`),
+  whose stem is the folder's name.
 - **image masks**: ``<stem>__<label>__<annotator>.<ext>`` anywhere in the tree, e.g.
   ``scan1__tumour__alice.nii.gz``: a segmentation of the media file with that stem
   (the one in the same folder when several share the stem).
@@ -31,14 +32,10 @@ from typing import Any
 from datamint.server.blobs import hash_file
 from datamint.server.errors import ManifestError
 from datamint.server.folder_scan import FolderScan, Media, require_inside
-from datamint.server.import_common import (
-    build_series_zip,
-    derive_id,
-    fill_metadata,
-    keep_or_restamp,
-)
+from datamint.server.import_common import derive_id, fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.metadata import infer_mimetype, storage_for
+from datamint.server.series_dicom import build_series_dicom
 from datamint.server.store import ProjectBundle, ProjectStore
 from datamint.server.store.annotations import blob_location
 from datamint.server.timeutil import format_us, now_us
@@ -88,12 +85,18 @@ class _FolderImport:
     def resource(
         self, media: Media, stored: dict[str, dict[str, Any]]
     ) -> tuple[dict[str, Any], str]:
-        """Store one media file (or series archive) and build its Resource record."""
+        """Store one media file (or series, merged) and build its Resource record."""
         rid = derive_id(_ORIGIN, self.name, media.rel)
         for _, path in media.files:  # again at read time: the folder may have changed
             require_inside(self.root, path)
         if len(media.files) > 1:
-            sha, size = self.store.blobs.put_built(lambda out: build_series_zip(media.files, out))
+            what = str(self.root / media.rel)
+            try:
+                sha, size = self.store.blobs.put_built(
+                    lambda out: build_series_dicom(media.files, out, what=what)
+                )
+            except ValueError as exc:  # InvalidResourceError, UnsupportedFormatError
+                raise ManifestError(str(exc)) from None
         else:
             sha, size = self.store.blobs.put_file(media.files[0][1])
         mimetype = infer_mimetype(media.rel)
@@ -301,8 +304,9 @@ def import_folder(
 
     Raises:
         ManifestError: If the folder holds no media file, a symbolic link in it leads
-            outside it, or the project name is taken by a project that was not imported
-            from a folder. A failed import leaves no blob behind.
+            outside it, the project name is taken by a project that was not imported from
+            a folder, or a series cannot be merged into one multi-frame DICOM (a series
+            rule broken, or not CT, MR or PET). A failed import leaves no blob behind.
         ValidationError: If a member email is invalid.
     """
     root = Path(folder).resolve()

@@ -8,8 +8,9 @@ nothing here knows a file name. What an import does:
 - every file path is relative to the folder and must stay inside it; each file is checked
   against its ``sha256`` (and ``size``) when the manifest records them;
 - a resource whose ``files`` list has several entries (a DICOM series) is stored as ONE
-  deterministic ZIP archive (ZIP_STORED, entries sorted by path, named by base name, fixed
-  timestamps), so the same slices always give the same bytes and sha256;
+  multi-frame DICOM, as the platform stores a series: frames ordered along the slice
+  normal, per-frame positions (:mod:`datamint.server.series_dicom`); the same slices
+  always give the same bytes and sha256. ``files`` stays in the record, as provenance;
 - records keep every key of the manifest and gain the keys the wire requires
   (contract/API.md §4.3, §4.4); ``size``/``sha256`` describe the bytes actually served;
   timestamps are normalised to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``;
@@ -30,19 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from datamint.server.errors import ManifestError
-from datamint.server.import_common import (
-    build_series_zip,
-    fill_metadata,
-    keep_or_restamp,
-)
+from datamint.server.import_common import fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.manifest_entries import ManifestEntries
 from datamint.server.metadata import infer_mimetype, storage_for
+from datamint.server.series_dicom import build_series_dicom
 from datamint.server.store import ProjectBundle, ProjectStore
 from datamint.server.store.annotations import blob_location
 from datamint.server.timeutil import format_us, now_us
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "build_series_zip", "import_project"]
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "import_project"]
 
 MANIFEST_FORMAT = "datamint-project-manifest"
 MANIFEST_VERSION = 1
@@ -65,7 +63,8 @@ def import_project(
     Raises:
         ManifestError: If the manifest is missing, not JSON, of another format or version,
             or has an invalid entry (bad id, missing key, path escaping the folder, unknown
-            resource reference, a second project with the same name); names file and entry.
+            resource reference, a second project with the same name, a series that breaks
+            a series rule or is not CT, MR or PET); names file and entry.
         ManifestIntegrityError: If a file does not match its recorded sha256 or size.
         ValidationError: If a ``members`` value is not an email address.
 
@@ -225,8 +224,10 @@ class _Context(ManifestEntries):
                 self.verify(path, rel, entry, f"{where}.files[{i}]")
                 paths.append((rel, path))
             try:
-                sha, size = self.store.blobs.put_built(lambda out: build_series_zip(paths, out))
-            except ValueError as exc:
+                sha, size = self.store.blobs.put_built(
+                    lambda out: build_series_dicom(paths, out, what=filename)
+                )
+            except ValueError as exc:  # InvalidResourceError, UnsupportedFormatError
                 raise self.fail(f"{where}.files", str(exc)) from None
         elif entries:
             sha, size = self.store_file(str(entries[0]["path"]), entries[0], f"{where}.files[0]")
