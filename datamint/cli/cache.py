@@ -166,8 +166,8 @@ def verify(
 
     Downloaded files are checked against the size and sha256 in meta.json; decoded slice
     layouts (b2nd, npy.gz) against the size and sha256 their sidecar records, .npy arrays
-    against the size, CRC-32, shape and dtype of theirs, every sidecar against its own
-    CRC-32; left-over files (an interrupted write, a partial download) are bad too. The
+    against the size, checksum, shape and dtype of theirs, every sidecar against its own
+    checksum; left-over files (an interrupted write, a partial download) are bad too. The
     decoded arrays derived from a corrupted download are removed with it. With --project
     only that project's files are checked (decoded arrays are not tracked per project).
     Exits with 1 when a bad entry was found (removed unless --keep), else 0.

@@ -4,11 +4,11 @@ Layout under the cache root::
 
     arrays/<key[:2]>/<key>.npy    the array (NumPy format, C order)
     arrays/<key[:2]>/<key>.json   {"key_fields", "shape", "dtype", "nbytes", "extra",
-                                   "file_bytes", "crc32", "sidecar_crc32"}
+                                   "file_bytes", "xxh3", "sidecar_xxh3"}
 
 The sidecar is written after the array, both atomically, under a per-key lock; an entry
-counts only when both exist and agree. Content check: ``crc32`` is the CRC-32 of the
-whole ``.npy`` file and ``sidecar_crc32`` that of the sidecar itself
+counts only when both exist and agree. Content check: ``xxh3`` is the XXH3-64 checksum of
+the whole ``.npy`` file and ``sidecar_xxh3`` that of the sidecar itself
 (:mod:`datamint.storage.integrity`); both are checked every time an entry is opened
 (one sequential read of the file, which also warms the page cache for the memory map).
 An entry that fails is removed under its lock and rebuilt, with a
@@ -22,16 +22,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from datamint.storage.atomic import atomic_open, atomic_write_text
 from datamint.storage.cache_key import cache_key
-from datamint.storage.integrity import crc32_file, seal, seal_problem, warn_corrupted
+from datamint.storage.integrity import (
+    Checksummer,
+    checksum_file,
+    seal,
+    seal_problem,
+    warn_corrupted,
+)
 from datamint.storage.locks import key_lock
 
 __all__ = ["ArrayCache", "check_npy_entry"]
@@ -42,21 +47,6 @@ Builder = Callable[[], tuple[np.ndarray, dict[str, Any]]]
 _NO_CHECKSUM = "no checksum"
 
 
-class _CrcWriter:
-    """A write-only file wrapper that keeps the CRC-32 and length of what passes."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh = fh
-        self.crc = 0
-        self.nbytes = 0
-
-    def write(self, data: bytes) -> int:
-        view = memoryview(data).cast("B")
-        self.crc = zlib.crc32(view, self.crc)
-        self.nbytes += len(view)
-        return self._fh.write(view)
-
-
 def check_npy_entry(npy: Path, meta: Any) -> str | None:
     """Say why an ArrayCache entry is damaged, reading the whole ``.npy`` once.
 
@@ -65,7 +55,7 @@ def check_npy_entry(npy: Path, meta: Any) -> str | None:
         meta: Its parsed sidecar.
 
     Returns:
-        ``None`` when the sidecar's seal, the file's size and CRC-32, and the array's
+        ``None`` when the sidecar's seal, the file's size and checksum, and the array's
         shape and dtype all match; else the reason (starting with ``"no checksum"`` for
         an entry written without checksums).
     """
@@ -76,8 +66,8 @@ def check_npy_entry(npy: Path, meta: Any) -> str | None:
         size = npy.stat().st_size
         if size != meta["file_bytes"]:
             return f"{npy.name} has {size} bytes, its sidecar says {meta['file_bytes']}"
-        if crc32_file(npy) != meta["crc32"]:
-            return f"{npy.name} does not match the CRC-32 in its sidecar"
+        if checksum_file(npy) != meta["xxh3"]:
+            return f"{npy.name} does not match the checksum in its sidecar"
         array = np.load(npy, mmap_mode="r", allow_pickle=False)
         got = [list(array.shape), str(array.dtype)]
         del array
@@ -183,7 +173,7 @@ class ArrayCache:
             array, extra = build()
             array = np.ascontiguousarray(array)
             with atomic_open(npy) as fh:
-                writer = _CrcWriter(fh)
+                writer = Checksummer(fh)
                 np.save(writer, array, allow_pickle=False)  # type: ignore[arg-type]
             meta = {
                 "key_fields": dict(key_fields),
@@ -192,7 +182,7 @@ class ArrayCache:
                 "nbytes": int(array.nbytes),
                 "extra": extra,
                 "file_bytes": writer.nbytes,
-                "crc32": writer.crc & 0xFFFFFFFF,
+                "xxh3": writer.checksum,
             }
             atomic_write_text(sidecar, json.dumps(seal(meta), sort_keys=True))
         found, _ = self._check(key)

@@ -209,9 +209,9 @@ def check_unit(unit: StoredUnit) -> str | None:
 
     Both kinds need a sidecar whose own checksum matches (an entry written without
     checksums by an older datamint is reported too: nothing could check it). An ``"npy"``
-    array must match the size and CRC-32 its sidecar records and load with the shape and
+    array must match the size and checksum its sidecar records and load with the shape and
     dtype it gives; a layout's files must exist with the size and sha256 its sidecar
-    records (which also covers the per-chunk CRC-32 read checks).
+    records (which also covers the per-chunk checksums that reads check).
 
     Args:
         unit: The array or layout.

@@ -14,15 +14,16 @@ decode. Files are shared by all processes through the OS page cache; each proces
 a small LRU of open layouts.
 
 Content checks (:mod:`datamint.storage.integrity`): the sidecar lists every file of a
-layout with its size, mtime and sha256, one CRC-32 per chunk (``chunk_crc32``), and is
-sealed by its own CRC-32. Opening a layout checks the seal, the files' sizes, the
-stored shape and dtype, and re-hashes a file whose mtime changed; reading a slice
-checks its chunk's CRC-32 (:mod:`datamint.storage.slice_formats`), so damage that keeps
-size and mtime is caught when the damaged chunk is read. A layout that fails any check
-is removed under the volume's lock and rebuilt (from another stored layout, else by
-decoding), with a :class:`~datamint.exceptions.DatamintWarning` naming it, and the read
-is answered from the rebuilt layout. A layout written without checksums (an older
-datamint) is rebuilt quietly. ``datamint cache verify`` re-hashes every file.
+layout with its size, mtime and sha256, one XXH3-64 checksum per chunk
+(``chunk_checksums``), and is sealed by its own checksum. Opening a layout checks the
+seal, the files' sizes, the stored shape and dtype, and re-hashes a file whose mtime
+changed; reading a slice checks its chunk's checksum
+(:mod:`datamint.storage.slice_formats`), so damage that keeps size and mtime is caught
+when the damaged chunk is read. A layout that fails any check is removed under the
+volume's lock and rebuilt (from another stored layout, else by decoding), with a
+:class:`~datamint.exceptions.DatamintWarning` naming it, and the read is answered from
+the rebuilt layout. A layout written without checksums (an older datamint) is rebuilt
+quietly. ``datamint cache verify`` re-hashes every file.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ class SliceCache:
                 if stat.st_mtime_ns != mtime_ns and _sha256(path) != sha:
                     raise CacheCorruptedError(f"{path.name} does not match its sha256")
                 files.append(path)
-            reader = self.format.open(entry / AXES[axis], files, meta["chunk_crc32"])
+            reader = self.format.open(entry / AXES[axis], files, meta["chunk_checksums"])
             moved = list(meta["shape"])
             moved.insert(1, moved.pop(1 + axis))
         except (OSError, KeyError, TypeError, ValueError) as exc:
@@ -323,7 +324,7 @@ class SliceCache:
                 "dtype": str(volume.dtype),
                 "extra": extra,
                 "files": rows,
-                "chunk_crc32": self.format.chunk_crc32(files),
+                "chunk_checksums": self.format.chunk_checksums(files),
             }
             atomic_write_text(entry / f"{AXES[axis]}.json", json.dumps(seal(meta), sort_keys=True))
             found = self._open_existing(key, axis, locked=True)

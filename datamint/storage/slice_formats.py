@@ -18,10 +18,10 @@ Formats (``cache_format`` on the datasets):
 * ``"npy.gz"``: the existing client's layout (contract §11.3): one gzip (level 4) of
   ``np.save`` per slice, read through a per-process LRU of decoded slices.
 
-Content check: :meth:`SliceFormat.chunk_crc32` gives one CRC-32 per chunk (``b2nd``:
-the compressed bytes of each blosc2 chunk; ``npy.gz``: each slice file's bytes), kept in
-the layout's sidecar; an open layout checks a chunk's CRC-32 each time it reads the
-chunk, before decompressing it, so a damaged chunk raises
+Content check: :meth:`SliceFormat.chunk_checksums` gives one XXH3-64 checksum per chunk
+(``b2nd``: the compressed bytes of each blosc2 chunk; ``npy.gz``: each slice file's
+bytes), kept in the layout's sidecar; an open layout checks a chunk's checksum each time
+it reads the chunk, before decompressing it, so a damaged chunk raises
 :class:`~datamint.exceptions.CacheCorruptedError` naming the file instead of decoding into
 wrong values or failing inside the codec. The cost per slice read is measured by
 ``benchmarks/bench_checksums.py``.
@@ -47,7 +47,7 @@ import numpy as np
 
 from datamint.exceptions import CacheCorruptedError
 from datamint.storage.atomic import atomic_open
-from datamint.storage.integrity import crc32_bytes, crc32_file
+from datamint.storage.integrity import checksum_bytes, checksum_file
 
 __all__ = ["FORMATS", "LayoutReader", "SliceFormat", "b2nd_cparams", "get_format"]
 
@@ -70,14 +70,14 @@ class LayoutReader(Protocol):
         """Slice ``index`` as a new ``(C, *rest)`` array of the stored dtype.
 
         Raises:
-            CacheCorruptedError: If its chunk fails its CRC-32 or cannot be decoded.
+            CacheCorruptedError: If its chunk fails its checksum or cannot be decoded.
         """
 
     def read_all(self) -> np.ndarray:
         """The whole stored ``(C, L, *rest)`` array (every chunk checked).
 
         Raises:
-            CacheCorruptedError: If a chunk fails its CRC-32 or cannot be decoded.
+            CacheCorruptedError: If a chunk fails its checksum or cannot be decoded.
         """
 
 
@@ -89,18 +89,18 @@ class SliceFormat(Protocol):
     def write(self, base: Path, moved: np.ndarray) -> list[Path]:
         """Store ``moved`` (``(C, L, *rest)``) at ``base``; returns every file written."""
 
-    def chunk_crc32(self, files: list[Path]) -> list[int]:
-        """The CRC-32 of every chunk of a layout just written, in chunk order."""
+    def chunk_checksums(self, files: list[Path]) -> list[int]:
+        """The checksum of every chunk of a layout just written, in chunk order."""
 
     def open(
-        self, base: Path, files: list[Path], crcs: Sequence[int] | None = None
+        self, base: Path, files: list[Path], sums: Sequence[int] | None = None
     ) -> LayoutReader:
-        """Open the layout written at ``base``; ``crcs`` (from :meth:`chunk_crc32`) turns
+        """Open the layout written at ``base``; ``sums`` (from :meth:`chunk_checksums`) turns
         on the per-chunk check.
 
         Raises:
             CacheCorruptedError: If the files cannot be opened as this format, or do not
-                hold as many chunks as ``crcs``.
+                hold as many chunks as ``sums``.
         """
 
 
@@ -110,7 +110,7 @@ def _corrupted(path: Path, what: str, exc: BaseException | None = None) -> Cache
 
 
 class _B2ndReader:
-    def __init__(self, path: Path, crcs: Sequence[int] | None) -> None:
+    def __init__(self, path: Path, sums: Sequence[int] | None) -> None:
         import blosc2
 
         self._path = path
@@ -128,20 +128,20 @@ class _B2ndReader:
         except Exception as exc:  # blosc2 raises many types on damaged headers (Overflow...)
             raise _corrupted(path, "cannot be opened as a blosc2 array", exc) from exc
         self._slice_shape = (shape[0], *shape[2:])
-        self._crcs = None if crcs is None else list(crcs)
-        if self._crcs is not None and len(self._crcs) != nchunks:
-            raise _corrupted(path, f"holds {nchunks} chunks, its sidecar lists {len(self._crcs)}")
-        if self._crcs is not None and not self._direct:  # we always write one chunk per slice
+        self._sums = None if sums is None else list(sums)
+        if self._sums is not None and len(self._sums) != nchunks:
+            raise _corrupted(path, f"holds {nchunks} chunks, its sidecar lists {len(self._sums)}")
+        if self._sums is not None and not self._direct:  # we always write one chunk per slice
             raise _corrupted(path, f"has chunks {self._array.chunks}, not one per slice")
 
     def _chunk(self, index: int) -> bytes:
-        """Chunk ``index``'s compressed bytes, checked against its CRC-32."""
+        """Chunk ``index``'s compressed bytes, checked against its checksum."""
         try:
             chunk = self._schunk.get_chunk(index)
         except Exception as exc:  # any failure of the codec library on damaged bytes
             raise _corrupted(self._path, f"chunk {index} cannot be read", exc) from exc
-        if self._crcs is not None and crc32_bytes(chunk) != self._crcs[index]:
-            raise _corrupted(self._path, f"chunk {index} does not match its CRC-32")
+        if self._sums is not None and checksum_bytes(chunk) != self._sums[index]:
+            raise _corrupted(self._path, f"chunk {index} does not match its checksum")
         return chunk
 
     def read(self, index: int) -> np.ndarray:
@@ -151,7 +151,7 @@ class _B2ndReader:
             if not self._direct:
                 return self._array[:, index]
             out = np.empty(self._slice_shape, self.dtype)
-            if self._crcs is None:
+            if self._sums is None:
                 self._schunk.decompress_chunk(index, dst=out)
             else:
                 blosc2.decompress2(self._chunk(index), dst=out)
@@ -211,16 +211,16 @@ class B2ndFormat:
             raise
         return [path]
 
-    def chunk_crc32(self, files: list[Path]) -> list[int]:
+    def chunk_checksums(self, files: list[Path]) -> list[int]:
         import blosc2
 
         schunk = blosc2.open(str(files[0]), mode="r").schunk
-        return [crc32_bytes(schunk.get_chunk(k)) for k in range(schunk.nchunks)]
+        return [checksum_bytes(schunk.get_chunk(k)) for k in range(schunk.nchunks)]
 
     def open(
-        self, base: Path, files: list[Path], crcs: Sequence[int] | None = None
+        self, base: Path, files: list[Path], sums: Sequence[int] | None = None
     ) -> LayoutReader:
-        return _B2ndReader(files[0], crcs)
+        return _B2ndReader(files[0], sums)
 
 
 class _SliceLRU:
@@ -253,12 +253,12 @@ _SLICE_LRU = _SliceLRU(SLICE_LRU_BYTES)
 
 
 class _NpyGzReader:
-    def __init__(self, files: list[Path], crcs: Sequence[int] | None) -> None:
+    def __init__(self, files: list[Path], sums: Sequence[int] | None) -> None:
         self._files = files
-        self._crcs = None if crcs is None else list(crcs)
-        if self._crcs is not None and len(self._crcs) != len(files):
+        self._sums = None if sums is None else list(sums)
+        if self._sums is not None and len(self._sums) != len(files):
             raise _corrupted(
-                files[0].parent, f"holds {len(files)} slices, its sidecar lists {len(self._crcs)}"
+                files[0].parent, f"holds {len(files)} slices, its sidecar lists {len(self._sums)}"
             )
         self.shape: tuple[int, ...] | None = None  # each slice file is checked on its own
         self.dtype: np.dtype | None = None
@@ -269,8 +269,8 @@ class _NpyGzReader:
             raw = path.read_bytes()
         except OSError as exc:
             raise _corrupted(path, "cannot be read", exc) from exc
-        if self._crcs is not None and crc32_bytes(raw) != self._crcs[index]:
-            raise _corrupted(path, "does not match its CRC-32")
+        if self._sums is not None and checksum_bytes(raw) != self._sums[index]:
+            raise _corrupted(path, "does not match its checksum")
         try:
             array = np.load(io.BytesIO(gzip.decompress(raw)), allow_pickle=False)
         except (OSError, EOFError, ValueError, zlib.error) as exc:
@@ -301,13 +301,13 @@ class NpyGzFormat:
             files.append(path)
         return files
 
-    def chunk_crc32(self, files: list[Path]) -> list[int]:
-        return [crc32_file(path) for path in files]
+    def chunk_checksums(self, files: list[Path]) -> list[int]:
+        return [checksum_file(path) for path in files]
 
     def open(
-        self, base: Path, files: list[Path], crcs: Sequence[int] | None = None
+        self, base: Path, files: list[Path], sums: Sequence[int] | None = None
     ) -> LayoutReader:
-        return _NpyGzReader(files, crcs)
+        return _NpyGzReader(files, sums)
 
 
 FORMATS: dict[str, SliceFormat] = {f.name: f for f in (B2ndFormat(), NpyGzFormat())}

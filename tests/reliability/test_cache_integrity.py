@@ -62,7 +62,7 @@ def test_npy_entry_with_a_flipped_byte_is_rebuilt_not_served(tmp_path: Path, wha
 
     report = verify_decoded(tmp_path, remove=False)
     assert [why for _, why in report.bad] == [
-        f"{npy.name} does not match the CRC-32 in its sidecar"
+        f"{npy.name} does not match the checksum in its sidecar"
     ]
     fresh = ArrayCache(tmp_path)
     with pytest.warns(DatamintWarning, match=rf"cache entry .*{npy.name} is corrupted"):
@@ -166,11 +166,11 @@ def test_an_entry_written_without_checksums_is_rebuilt_quietly(tmp_path: Path) -
     ArrayCache(tmp_path).get_or_build(KEY, _builder(array, calls))
     sidecar = only_file(tmp_path, "*.json")
     meta = json.loads(sidecar.read_text())
-    for key in ("crc32", "file_bytes", "sidecar_crc32"):
+    for key in ("xxh3", "file_bytes", "sidecar_xxh3"):
         meta.pop(key)
     sidecar.write_text(json.dumps(meta))
     assert "no checksum" in verify_decoded(tmp_path, remove=False).bad[0][1]
     got, _ = ArrayCache(tmp_path).get_or_build(KEY, _builder(array, calls))
     np.testing.assert_array_equal(got, array)
     assert len(calls) == 2
-    assert os.path.exists(sidecar) and "crc32" in json.loads(sidecar.read_text())
+    assert os.path.exists(sidecar) and "xxh3" in json.loads(sidecar.read_text())
