@@ -82,9 +82,11 @@ def fill_entry(
         fetch: Downloads into the given path (resuming ``data.incomplete``).
         extra: More ``meta.json`` keys.
         full_check: Hash ``data`` now even when its inode state is unchanged.
-        on_corrupt: Called under the entry's lock as ``on_corrupt(data, why, contents)``
-            when ``data`` fails the hit test's size or sha256 check, after it is removed;
-            ``contents`` holds the recorded and the actual sha256 when known.
+        on_corrupt: Called as ``on_corrupt(data, why, contents)`` when ``data`` failed the
+            hit test's size or sha256 check; it was removed and downloaded again (or the
+            download failed). It runs once the entry's lock is released, so that it may
+            take the locks of decoded entries while a decoder holding one of those waits
+            for this entry. ``contents`` holds the recorded and the actual sha256.
 
     Raises:
         CacheError: If another process held the entry's lock for over an hour.
@@ -94,6 +96,7 @@ def fill_entry(
     data = entry / DATA_NAME
     if entry_state(entry, entity_id, full=full_check).ok:
         return data
+    corrupt: tuple[str, set[str]] | None = None
     try:
         with key_lock(entry, timeout_s=LOCK_TIMEOUT_S):
             state = entry_state(entry, entity_id, full=full_check)
@@ -104,9 +107,8 @@ def fill_entry(
                 (entry / META_NAME).unlink()
             if state.corrupt is not None:
                 discard_entry(entry, keep_partial=True)
-                if on_corrupt is not None:
-                    contents = {state.sha256, state.actual_sha256} - {None}
-                    on_corrupt(data, state.corrupt, contents)  # type: ignore[arg-type]
+                contents = {c for c in (state.sha256, state.actual_sha256) if c}
+                corrupt = (state.corrupt, contents)
                 entry.mkdir(parents=True, exist_ok=True)
             try:
                 result = fetch(data)
@@ -133,4 +135,7 @@ def fill_entry(
             f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock of cache entry "
             f"{entry}; another process may be stuck downloading {entity_type} {entity_id}"
         ) from exc
+    finally:
+        if corrupt is not None and on_corrupt is not None:
+            on_corrupt(data, *corrupt)
     return data
