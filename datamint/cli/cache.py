@@ -164,11 +164,13 @@ def verify(
 ) -> None:
     """Re-hash every cached file and decoded array against its sidecar; remove the bad ones.
 
-    Downloaded files are checked against meta.json; decoded slice layouts (b2nd, npy.gz)
-    against the size and sha256 their sidecar records, .npy arrays against the shape and
-    dtype of theirs, and left-over files of an interrupted write are bad too. With
-    --project only that project's files are checked (decoded arrays are not tracked per
-    project). Exits with 1 when a bad entry was found (removed unless --keep), else 0.
+    Downloaded files are checked against the size and sha256 in meta.json; decoded slice
+    layouts (b2nd, npy.gz) against the size and sha256 their sidecar records, .npy arrays
+    against the size, checksum, shape and dtype of theirs, every sidecar against its own
+    checksum; left-over files (an interrupted write, a partial download) are bad too. The
+    decoded arrays derived from a corrupted download are removed with it. With --project
+    only that project's files are checked (decoded arrays are not tracked per project).
+    Exits with 1 when a bad entry was found (removed unless --keep), else 0.
 
     \f
     Args:
@@ -202,11 +204,16 @@ def verify(
     removed = sum(r.removed_bytes for r in reports)
     for path, why in bad + (decoded.bad if decoded else []):
         typer.echo(f"bad: {path.relative_to(root)}: {why}")
+    derived = [item for r in reports for item in r.derived_removed]
+    for path in derived:
+        typer.echo(f"removed (decoded from a corrupted download): {path.relative_to(root)}")
     for path in busy:
         typer.echo(f"skipped (being downloaded): {path.relative_to(root)}")
     for path in decoded.busy if decoded else []:
         typer.echo(f"skipped (being decoded): {path.relative_to(root)}")
     action = f", removed ({_mb(removed)})" if remove and bad else ""
+    if derived:
+        action += f", with {_n(len(derived), 'decoded array')} derived from them"
     typer.echo(f"verified {checked} entries in {root}: {ok} ok, {len(bad)} bad{action}")
     if decoded is not None:
         action = f", removed ({_mb(decoded.removed_bytes)})" if remove and decoded.bad else ""

@@ -45,6 +45,9 @@ def import_project_command(
 ) -> None:
     """Import a project folder into a store; prints the project id. Idempotent.
 
+    Every file's header is read: each file no reader can read gets a warning line on
+    stderr and is imported anyway, and their count ends the report.
+
     \f
     Args:
         project_dir: Folder holding ``project.json``, or a plain folder (naming
@@ -61,14 +64,20 @@ def import_project_command(
         typer.Exit: With code 1 when the manifest or a file is invalid (message on stderr).
     """
     from datamint.server.errors import ManifestError
+    from datamint.server.import_common import ReadCheck
     from datamint.server.import_folder import import_folder
     from datamint.server.importer import MANIFEST_NAME, import_project
     from datamint.server.store import ProjectStore
 
     project_store = ProjectStore(store)
+    reads = ReadCheck()
     try:
         if (project_dir / MANIFEST_NAME).is_file() and not folder:
-            project_id = import_project(project_store, project_dir, members=member or [])
+            project_id = import_project(
+                project_store, project_dir, members=member or [], reads=reads
+            )
+            for line in reads.unreadable:
+                typer.echo(f"warning: {line}; imported anyway", err=True)
         else:
             report = import_folder(
                 project_store,
@@ -80,10 +89,13 @@ def import_project_command(
             for warning in report.warnings:
                 typer.echo(f"warning: {warning}", err=True)
             project_id = report.project_id
+            reads = report.reads
     except (ManifestError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     project = project_store.get_project(project_id) or {}
+    if reads.unreadable:
+        typer.echo(f"warning: {reads.summary()}", err=True)
     typer.echo(
         f"imported project {project.get('name')!r} ({project.get('resource_count')} resources) "
         f"into {store}",

@@ -136,11 +136,12 @@ class DicomSeriesReader(Reader):
     """Reads a DICOM series from a ZIP archive or a folder (rules: module docstring).
 
     Versions: ``"1"`` returned stored values and warned on a missing slice; ``"2"``
-    applies each slice's Modality LUT (HU for CT) and refuses gaps and several series.
+    applies each slice's Modality LUT (HU for CT) and refuses gaps and several series;
+    ``"3"`` rounds a float MONOCHROME1 inversion once (from float64).
     """
 
     name = "dicom_series"
-    version = "2"
+    version = "3"
     kinds = ()
     detects = "a ZIP archive (b'PK\\x03\\x04') or a folder of DICOM files"
 

@@ -19,8 +19,10 @@ Ids are UUIDv5 of the project name and the relative path (masks: and their conte
 sha256), so an import is idempotent, and an edited mask is a NEW annotation while the old
 one is soft-deleted (contract §11.1). A media file whose content changed keeps its id and
 gets new ``sha256``/``size``/``created_at``. Files gone from the folder are soft-deleted.
-Metadata comes from each file's header. One worklist holds every label as a segmentation
-class (indices of earlier imports are kept). Everything is written in one transaction.
+Metadata comes from each file's header. Every media and mask file's header is read; a
+file no reader can read is imported anyway and reported (``FolderReport.reads`` and a
+line in ``warnings``). One worklist holds every label as a segmentation class (indices of
+earlier imports are kept). Everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 from datamint.server.blobs import hash_file
 from datamint.server.errors import ManifestError
 from datamint.server.folder_scan import FolderScan, Media, require_inside
-from datamint.server.import_common import derive_id, fill_metadata, keep_or_restamp
+from datamint.server.import_common import ReadCheck, derive_id, fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.metadata import infer_mimetype, storage_for
 from datamint.server.series_dicom import build_series_dicom
@@ -54,13 +56,22 @@ class FolderReport:
         project_id: The project's id.
         resources: Resources imported.
         annotations: Segmentations imported.
-        warnings: Masks that matched no media file, and other skipped files.
+        warnings: Masks that matched no media file, other skipped files, and files that
+            could not be read.
+        reads: The headers read, and the files that could not be read.
     """
 
     project_id: str
     resources: int = 0
     annotations: int = 0
     warnings: list[str] = field(default_factory=list)
+    reads: ReadCheck = field(default_factory=ReadCheck)
+
+    def unreadable(self, path: Path, rel: str, mimetype: str | None, storage: str | None) -> None:
+        """Read one imported file's header; add a warning when it cannot be read."""
+        problem = self.reads.check(path, rel, mimetype, storage)
+        if problem is not None:
+            self.warnings.append(f"{rel}: cannot be read ({problem}); imported anyway")
 
 
 class _FolderImport:
@@ -128,6 +139,9 @@ class _FolderImport:
             ]
         keep_or_restamp(record, stored.get(rid), sha)
         fill_metadata(record, self.store.blob_path(sha))
+        self.report.unreadable(
+            self.store.blob_path(sha), media.rel, record["mimetype"], record["storage"]
+        )
         return record, sha
 
     def mask(
@@ -142,6 +156,7 @@ class _FolderImport:
     ) -> tuple[dict[str, Any], str]:
         """Store one mask file and build its segmentation record (id from path and content)."""
         sha, size = self.store.blobs.put_file(require_inside(self.root, self.root / rel))
+        self.report.unreadable(self.store.blob_path(sha), rel, None, None)
         aid = derive_id(_ORIGIN, self.name, rel, sha)
         previous = stored.get(aid)
         return {

@@ -17,6 +17,9 @@ nothing here knows a file name. What an import does:
 - a resource whose ``metadata`` lacks ``frame_count``, ``width`` or ``height`` gets them
   from its file's header; re-imported content that changed gets a new ``created_at``
   (contract §11.1), unchanged content keeps the stored one;
+- every resource and segmentation file's header is read; files no reader can read are
+  imported anyway and listed in the ``reads`` a caller passes (``datamint import``
+  prints them);
 - the project's creator, its annotators, its worklists' annotators and ``members`` become
   project members;
 - everything is written in one transaction; importing twice leaves one copy.
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from datamint.server.errors import ManifestError
-from datamint.server.import_common import fill_metadata, keep_or_restamp
+from datamint.server.import_common import ReadCheck, fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.manifest_entries import ManifestEntries
 from datamint.server.metadata import infer_mimetype, storage_for
@@ -48,7 +51,11 @@ MANIFEST_NAME = "project.json"
 
 
 def import_project(
-    store: ProjectStore, project_dir: str | Path, *, members: Iterable[str] = ()
+    store: ProjectStore,
+    project_dir: str | Path,
+    *,
+    members: Iterable[str] = (),
+    reads: ReadCheck | None = None,
 ) -> str:
     """Load ``<project_dir>/project.json`` and its files into ``store``.
 
@@ -56,6 +63,8 @@ def import_project(
         store: The target store.
         project_dir: Folder holding ``project.json``; manifest paths are relative to it.
         members: Extra emails to make project members (besides the creator and annotators).
+        reads: Collects the headers read and the files that could not be read (they
+            are imported anyway).
 
     Returns:
         The project id (as in the manifest).
@@ -74,6 +83,7 @@ def import_project(
     manifest_path = project_dir / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
     ctx = _Context(store, project_dir, manifest_path)
+    ctx.reads = reads if reads is not None else ReadCheck()
     with store.blobs.recording() as created:
         try:
             bundle = ctx.build(manifest)
@@ -119,6 +129,8 @@ def _load_manifest(path: Path) -> dict[str, Any]:
 
 class _Context(ManifestEntries):
     """One import: builds the bundle from the manifest's entries."""
+
+    reads: ReadCheck
 
     def build(self, manifest: dict[str, Any]) -> ProjectBundle:
         """Build the whole bundle of a manifest."""
@@ -271,6 +283,7 @@ class _Context(ManifestEntries):
         record["size"] = size
         record["sha256"] = sha
         fill_metadata(record, self.store.blob_path(sha))
+        self.reads.check(self.store.blob_path(sha), filename, mimetype, record.get("storage"))
         return record, sha
 
     def annotation(
@@ -312,6 +325,8 @@ class _Context(ManifestEntries):
         sha: str | None = None
         if isinstance(record.get("file"), str) and record["file"]:
             sha, size = self.store_file(record["file"], record, f"{where}.file")
+            if record.get("type") == "segmentation":
+                self.reads.check(self.store.blob_path(sha), record["file"])
             record["sha256"] = sha
             record["size"] = size
             record["associated_file"] = blob_location(sha)

@@ -10,10 +10,20 @@ Layout under the cache root (one entry per decoded volume and format)::
 lazily, the first time a dataset slices along it, from a layout already stored (never
 by decoding the file again). The first layout of a volume is built by the ``decode``
 callback under the volume's lock, so workers wanting the same volume wait for one
-decode. Every file of a layout is listed in its sidecar with size, mtime and sha256;
-a file whose size differs, or whose mtime changed and sha256 no longer matches, marks
-the layout damaged: it is removed and rebuilt. Files are shared by all processes
-through the OS page cache; each process keeps a small LRU of open layouts.
+decode. Files are shared by all processes through the OS page cache; each process keeps
+a small LRU of open layouts.
+
+Content checks (:mod:`datamint.storage.integrity`): the sidecar lists every file of a
+layout with its size, mtime and sha256, one XXH3-64 checksum per chunk
+(``chunk_checksums``), and is sealed by its own checksum. Opening a layout checks the
+seal, the files' sizes, the stored shape and dtype, and re-hashes a file whose mtime
+changed; reading a slice checks its chunk's checksum
+(:mod:`datamint.storage.slice_formats`), so damage that keeps size and mtime is caught
+when the damaged chunk is read. A layout that fails any check is removed under the
+volume's lock and rebuilt (from another stored layout, else by decoding), with a
+:class:`~datamint.exceptions.DatamintWarning` naming it, and the read is answered from
+the rebuilt layout. A layout written without checksums (an older datamint) is rebuilt
+quietly. ``datamint cache verify`` re-hashes every file.
 """
 
 from __future__ import annotations
@@ -30,10 +40,12 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
+from datamint.exceptions import CacheCorruptedError
 from datamint.geometry import PLANES as AXES
 from datamint.storage.atomic import atomic_write_text
 from datamint.storage.cache_key import cache_key
 from datamint.storage.hashing import file_sha256 as _sha256
+from datamint.storage.integrity import seal, seal_problem, warn_corrupted
 from datamint.storage.locks import key_lock
 from datamint.storage.slice_formats import LayoutReader, get_format
 
@@ -69,20 +81,13 @@ class StoredVolume:
         n = self.shape[1 + axis]
         if not -n <= index < n:
             raise IndexError(f"slice {index} is out of range for {n} slices along {AXES[axis]}")
-        reader = self._cache._layout(self._key, self._key_fields, axis, self._decode)[1]
+        meta, reader = self._cache._layout(self._key, self._key_fields, axis, self._decode)
         try:
             return reader.read(index % n)
-        except (RuntimeError, SystemError, ValueError, OSError) as exc:
-            # a codec error: reopen, which re-checks the files' checksums (rebuilding a damaged
-            # layout), and read once more
-            _LOG.warning(
-                "reading slice %d of %s/%s failed (%r); reopening it",
-                index,
-                self._key,
-                AXES[axis],
-                exc,
-            )
-            self._cache._memo().pop((self._key, axis), None)
+        except CacheCorruptedError as exc:
+            # the chunk failed its check: quarantine the layout (unless another process
+            # already replaced it), rebuild, and read once more
+            self._cache._discard(self._key, axis, meta, str(exc))
             reader = self._cache._layout(self._key, self._key_fields, axis, self._decode)[1]
             return reader.read(index % n)
 
@@ -119,6 +124,7 @@ class SliceCache:
     Attributes:
         decodes: ``decode`` callbacks run by this process.
         builds: Layouts written by this process (decodes included).
+        quarantined: Damaged layouts this object removed (and rebuilt when next needed).
     """
 
     def __init__(
@@ -130,6 +136,7 @@ class SliceCache:
         self.open_layouts = open_layouts
         self.decodes = 0
         self.builds = 0
+        self.quarantined = 0
         self._pid = os.getpid()
         self._open: OrderedDict[tuple[str, int], tuple[dict[str, Any], LayoutReader]] = (
             OrderedDict()
@@ -169,13 +176,28 @@ class SliceCache:
             self._pid, self._open = os.getpid(), OrderedDict()
         return self._open
 
-    def _open_existing(self, key: str, axis: int) -> tuple[dict[str, Any], LayoutReader] | None:
+    def _open_existing(
+        self, key: str, axis: int, *, locked: bool = False
+    ) -> tuple[dict[str, Any], LayoutReader] | None:
+        """The open layout, or ``None`` when it is not stored; a damaged one is removed
+        (under the volume's lock, taken here unless ``locked``) and ``None`` returned."""
         memo = self._memo()
         found = memo.get((key, axis))
         if found is not None:
             memo.move_to_end((key, axis))
             return found
-        found = self._verify_and_open(key, axis)
+        try:
+            found = self._verify_and_open(key, axis)
+        except CacheCorruptedError as exc:
+            if locked:
+                self._quarantine(key, axis, str(exc))
+                return None
+            with key_lock(self._entry(key)):
+                try:  # checked again: another process may have rebuilt it meanwhile
+                    found = self._verify_and_open(key, axis)
+                except CacheCorruptedError as again:
+                    self._quarantine(key, axis, str(again))
+                    return None
         if found is not None:
             memo[(key, axis)] = found
             if len(memo) > self.open_layouts:
@@ -183,33 +205,76 @@ class SliceCache:
         return found
 
     def _verify_and_open(self, key: str, axis: int) -> tuple[dict[str, Any], LayoutReader] | None:
+        """Open a stored layout after the checks of the module docstring.
+
+        Returns:
+            ``(sidecar, reader)``, or ``None`` when no sidecar exists.
+
+        Raises:
+            CacheCorruptedError: If a check fails; the message says which.
+        """
         entry = self._entry(key)
         sidecar = entry / f"{AXES[axis]}.json"
         if not sidecar.exists():
             return None
         try:
             meta = json.loads(sidecar.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CacheCorruptedError(f"{sidecar.name} is unreadable: {exc}") from exc
+        problem = seal_problem(meta)
+        if problem is not None:
+            raise CacheCorruptedError(f"{sidecar.name}: {problem}")
+        try:
             files = []
             for rel, size, mtime_ns, sha in meta["files"]:
                 path = entry / rel
                 stat = path.stat()
-                if stat.st_size != size or (stat.st_mtime_ns != mtime_ns and _sha256(path) != sha):
-                    raise ValueError(f"{path} does not match its recorded size and sha256")
+                if stat.st_size != size:
+                    raise CacheCorruptedError(f"{path.name} has {stat.st_size} bytes, not {size}")
+                if stat.st_mtime_ns != mtime_ns and _sha256(path) != sha:
+                    raise CacheCorruptedError(f"{path.name} does not match its sha256")
                 files.append(path)
-            return meta, self.format.open(entry / AXES[axis], files)
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            RuntimeError,
-            json.JSONDecodeError,
-        ) as exc:
-            _LOG.warning(
-                "cache layout %s/%s is damaged (%s); rebuilding it", entry, AXES[axis], exc
+            reader = self.format.open(entry / AXES[axis], files, meta["chunk_checksums"])
+            moved = list(meta["shape"])
+            moved.insert(1, moved.pop(1 + axis))
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise CacheCorruptedError(f"{sidecar.name} names missing or odd files: {exc}") from exc
+        if reader.shape is not None and (list(reader.shape), str(reader.dtype)) != (
+            moved,
+            meta["dtype"],
+        ):
+            raise CacheCorruptedError(
+                f"{AXES[axis]} is {reader.shape} {reader.dtype}, its sidecar says "
+                f"{tuple(moved)} {meta['dtype']}"
             )
-            self._remove_layout(entry, axis)
-            return None
+        return meta, reader
+
+    def _quarantine(self, key: str, axis: int, why: str) -> None:
+        """Remove a damaged layout (the caller holds the volume's lock) and say so."""
+        entry = self._entry(key)
+        self._memo().pop((key, axis), None)
+        self._remove_layout(entry, axis)
+        if "no checksum" in why:
+            _LOG.info("cache layout %s/%s has %s; rebuilding it", entry, AXES[axis], why)
+            return
+        self.quarantined += 1
+        name = f"{AXES[axis]}.b2nd" if self.cache_format == "b2nd" else AXES[axis]
+        warn_corrupted(entry / name, why, stacklevel=6)
+
+    def _discard(
+        self, key: str, axis: int, meta: dict[str, Any], why: str, *, locked: bool = False
+    ) -> None:
+        """A read from the layout described by ``meta`` failed its check: quarantine the
+        layout, unless another process has already replaced or removed it."""
+        self._memo().pop((key, axis), None)
+        sidecar = self._entry(key) / f"{AXES[axis]}.json"
+        with contextlib.nullcontext() if locked else key_lock(self._entry(key)):
+            try:
+                current = json.loads(sidecar.read_text("utf-8"))
+            except (OSError, ValueError):
+                current = None
+            if current == meta:
+                self._quarantine(key, axis, why)
 
     def _remove_layout(self, entry: Path, axis: int) -> None:
         base = entry / AXES[axis]
@@ -229,7 +294,7 @@ class SliceCache:
             return found
         entry = self._entry(key)
         with key_lock(entry):
-            found = self._open_existing(key, axis)
+            found = self._open_existing(key, axis, locked=True)
             if found is not None:
                 return found
             volume, extra = self._source(key, axis, decode)
@@ -255,21 +320,27 @@ class SliceCache:
                 "dtype": str(volume.dtype),
                 "extra": extra,
                 "files": rows,
+                "chunk_checksums": self.format.chunk_checksums(files),
             }
-            atomic_write_text(entry / f"{AXES[axis]}.json", json.dumps(meta, sort_keys=True))
-        found = self._open_existing(key, axis)
+            atomic_write_text(entry / f"{AXES[axis]}.json", json.dumps(seal(meta), sort_keys=True))
+            found = self._open_existing(key, axis, locked=True)
         if found is None:  # pragma: no cover - only if another process removed it meanwhile
             raise OSError(f"cache layout {entry}/{AXES[axis]} vanished right after it was written")
         return found
 
     def _source(self, key: str, axis: int, decode: Decoder) -> tuple[np.ndarray, dict[str, Any]]:
-        """The whole ``(C, D, H, W)`` volume from another stored layout, else from ``decode``."""
+        """The whole ``(C, D, H, W)`` volume from another stored layout, else from ``decode``
+        (the caller holds the volume's lock)."""
         for other in range(3):
             if other == axis:
                 continue
-            found = self._open_existing(key, other)
-            if found is not None:
+            found = self._open_existing(key, other, locked=True)
+            if found is None:
+                continue
+            try:
                 return np.moveaxis(found[1].read_all(), 1, 1 + other), found[0].get("extra", {})
+            except CacheCorruptedError as exc:
+                self._discard(key, other, found[0], str(exc), locked=True)
         self.decodes += 1
         array, extra = decode()
         if array.ndim != 4:
@@ -279,8 +350,12 @@ class SliceCache:
     def _read_volume(self, key: str, key_fields: dict[str, Any], decode: Decoder) -> np.ndarray:
         for axis in range(3):
             found = self._open_existing(key, axis)
-            if found is not None:
+            if found is None:
+                continue
+            try:
                 return np.ascontiguousarray(np.moveaxis(found[1].read_all(), 1, 1 + axis))
+            except CacheCorruptedError as exc:
+                self._discard(key, axis, found[0], str(exc))
         _, reader = self._layout(key, key_fields, 0, decode)
         return reader.read_all()
 
