@@ -86,8 +86,33 @@ def _echo_decoded_usage(root: Path) -> None:
         )
 
 
+def _echo_prepared(root: Path, project_id: str | None = None) -> None:
+    """Print the prepared dataset ids (per project and variant) and interrupted prepares."""
+    from datamint.catalog import Context
+
+    prepared = [
+        p
+        for p in Context(root).datasets(include_incomplete=True)
+        if project_id is None or p.project_id == project_id
+    ]
+    done = [p for p in prepared if p.complete]
+    typer.echo(f"datasets prepared: {len(done)}")
+    for p in prepared:
+        what = (
+            f"{p.resources} resources, {p.items} items"
+            + (", decoded" if p.decoded else "")
+            + f", prepared {p.prepared_at}"
+            if p.complete
+            else f"interrupted (started {p.prepared_at}; prepare_dataset again resumes it)"
+        )
+        typer.echo(f"  {p.id}: {what}")
+
+
 def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> None:
-    """Show what the cache holds: files, decoded arrays per format, and each synced project.
+    """Show what the cache holds: files, decoded arrays, synced projects, prepared datasets.
+
+    Prepared datasets are the ids :func:`datamint.prepare_dataset` recorded, one line per
+    project and variant (``demo[frames=false,kind=volume,...]``).
 
     \f
     Args:
@@ -153,6 +178,7 @@ def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> Non
             f"{len(manifest.annotations)} annotations; files cached {cached}/{listed} "
             f"({_mb(cached_bytes)})"
         )
+    _echo_prepared(root, None if project is None else manifests[0].project_id)
 
 
 def verify(

@@ -7,7 +7,7 @@ inside the command functions, so ``datamint --help`` stays fast. To add a comman
 
 import typer
 
-from datamint.cli import cache, demo, download, import_cmd, serve, server_users
+from datamint.cli import cache, demo, download, import_cmd, search, serve, server_users
 
 __all__ = ["app"]
 
@@ -17,7 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _module in (demo, serve, import_cmd, server_users, download, cache):
+for _module in (demo, serve, import_cmd, server_users, download, cache, search):
     _module.register(app)
 
 

@@ -54,6 +54,9 @@ class LoadingMixin:
         progress: bool = True,
         decode: bool = False,
         decode_workers: int = 2,
+        download_mode: str | None = None,
+        verification_mode: str | None = None,
+        local_files_only: bool = False,
     ) -> PrefetchReport:
         """Download every resource file (and segmentation file) into the disk cache.
 
@@ -68,13 +71,28 @@ class LoadingMixin:
             progress: Show progress bars.
             decode: Also decode every resource into the array cache.
             decode_workers: Processes decoding at once.
+            download_mode: ``"reuse_cache"`` (default) or ``"force_redownload"``.
+            verification_mode: ``"basic_checks"`` (default), ``"all_checks"`` or
+                ``"no_checks"``; see :mod:`datamint.dataset.modes`.
+            local_files_only: Download nothing; raise if a file is missing.
 
         Returns:
             A :class:`PrefetchReport`.
 
         Raises:
             DownloadError: After all downloads ran, if any failed (all failures listed).
+            ValidationError, CacheCorruptedError, OfflineCacheMissError: From the modes
+                (:func:`datamint.dataset.modes.apply_modes`).
         """
+        from datamint.dataset.modes import apply_modes
+
+        modes = apply_modes(
+            self,
+            download_mode,
+            verification_mode,
+            local_files_only,
+            include_annotations=include_annotations,
+        )
         _ = self.loader  # builds the file cache
         files, api = self._file_cache, self.api
         jobs = [
@@ -98,7 +116,10 @@ class LoadingMixin:
                                 lambda a=a: files.segmentation_file(api, a.record),
                             )
                         )
-        report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        if modes.skip_download:
+            report = PrefetchReport(cached=len(jobs))
+        else:
+            report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
         if decode:
             axis = getattr(self, "slice_axis_index", None)
             decode_resources(
