@@ -107,7 +107,7 @@ def epoch_order(offsets: np.ndarray, seed: int, epoch: int, shuffle: bool) -> np
         ``(n,)`` int64 item indices.
     """
     n = int(offsets[-1])
-    if not shuffle:
+    if not shuffle or n == 0:
         return np.arange(n, dtype=np.int64)
     lengths = np.diff(offsets)
     perm = np.random.default_rng([seed, epoch]).permutation(lengths.size)
@@ -415,7 +415,7 @@ def stream(
         parts = dataset.split(use_project_splits=True)
         if split not in parts:
             raise ValueError(
-                f"split {split!r} is not one of the project's splits: {', '.join(parts)}"
+                f"split {split!r} is not one of the project's splits: {', '.join(sorted(parts))}"
             )
         dataset = parts[split]
     return StreamDataset(
