@@ -15,8 +15,7 @@ from datamint.exceptions import (
     ValidationError,
 )
 from datamint.storage.file_cache import FileCache
-
-from .conftest import file_downloads
+from tests.counting import file_downloads
 
 
 @pytest.fixture

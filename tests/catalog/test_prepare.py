@@ -15,8 +15,7 @@ from datamint.catalog.context import COMPLETE_NAME, INCOMPLETE_SUFFIX, STATE_NAM
 from datamint.cli.main import app
 from datamint.dataset import SlicedVideoDataset, VideoDataset
 from datamint.exceptions import DownloadError, OfflineCacheMissError
-
-from .conftest import file_downloads
+from tests.counting import file_downloads
 
 VIDEO = "demo[kind=video]"
 VIDEO_FRAMES_SEMANTIC = "demo[kind=video,frames=true,semantic=true,merge=union]"

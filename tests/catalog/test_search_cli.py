@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from datamint.cli.main import app
 from datamint.dataset import VolumeDataset
-
-from .conftest import file_downloads
+from tests.counting import file_downloads
 
 CT_WITH_SEGMENTATION = ["volumes/lung2_ct.nii.gz", "series/ct_lung2/", "videos/ct_lung2_slices.mp4"]
 
