@@ -5,13 +5,19 @@ Each epoch is planned the same way in every process, from ``(seed, epoch)`` alon
 
 1. **Groups.** Items of one resource form a group (the slices of a volume, the frames of
    a video; one item per resource otherwise). With shuffling on, the groups are put in
-   a random order (``numpy.random.default_rng([seed, epoch]).permutation``); items stay
-   together, so a shard touches few resources and each node downloads and decodes only
-   its share of the files.
+   a random order (``numpy.random.default_rng([seed, e]).permutation``) with ``e = 0``,
+   or ``e = epoch`` with ``reshard=True``. Items of a group stay together, so a chunk
+   touches few resources and each node downloads and decodes only its share of files.
 2. **Chunks.** The flat item sequence is cut into ``nchunks`` contiguous chunks, one per
-   rank (``chunk`` = rank). The chunk's item list is cached under
-   ``<cache root>/streams/<dataset digest>/`` as a small JSON file, keyed by the chunk
-   spec, as datatap caches its stream.
+   rank (``chunk`` = rank); the ranks of a node hold neighbouring chunks. The chunk's item
+   list is cached under ``<cache root>/streams/<dataset digest>/`` as a small JSON file,
+   keyed by the chunk spec, as datatap caches its stream. By default (``reshard=False``)
+   a chunk holds the same groups every epoch, as ``split_dataset_by_node`` of Hugging Face
+   ``datasets`` gives each node fixed shards: after the first epoch nothing is downloaded
+   again, and DDP's gradient all-reduce still mixes every chunk in each step. Each epoch
+   the chunk's groups are put in a new order (``default_rng([seed, epoch, chunk])``).
+   ``reshard=True`` deals the groups out afresh each epoch instead (each node then
+   downloads new files every epoch until its cache holds most of the dataset).
 3. **Workers.** A chunk is cut again, contiguously, among the rank's DataLoader workers
    (``torch.utils.data.get_worker_info``); workers of one rank may differ by one item.
 4. **Shuffle buffer.** Each worker reads its items in order through a buffer of
@@ -32,8 +38,8 @@ what happens, per epoch:
   once and at most ``nchunks - 1`` items twice. All ranks run the same number of steps,
   which DDP needs (``DistributedSampler(drop_last=False)`` does the same).
 - ``"drop"``: every chunk has ``floor(n / nchunks)`` items; the last ``n % nchunks``
-  items of the epoch's order are not yielded (other ones each epoch when shuffled).
-  Every item at most once; equal steps on all ranks.
+  items of the order are not yielded (the same ones each epoch, other ones with
+  ``reshard=True``). Every item at most once; equal steps on all ranks.
 - ``"exact"``: every item exactly once; chunks differ by at most one item, so ranks may
   run one step more than others (fine without collective operations per step, or with
   ``torch.distributed.algorithms.Join``).
@@ -61,7 +67,10 @@ __all__ = [
     "STREAMS_DIR",
     "UNEVEN_MODES",
     "StreamDataset",
+    "epoch_order",
+    "group_runs",
     "plan_chunk",
+    "shuffle_runs",
     "stream",
 ]
 
@@ -72,7 +81,7 @@ UNEVEN_MODES = ("pad", "drop", "exact")
 STREAMS_DIR = "streams"
 CHUNK_FORMAT = "datamint-stream-chunk"
 KEEP_EPOCHS = 2
-"""Cached chunk lists kept per chunk spec: this epoch and the one before."""
+"""Cached chunk lists kept per chunk spec with ``reshard=True``: this epoch and the last."""
 
 
 def _dist_rank_world() -> tuple[int, int]:
@@ -114,6 +123,40 @@ def epoch_order(offsets: np.ndarray, seed: int, epoch: int, shuffle: bool) -> np
     taken = lengths[perm]
     before = np.concatenate([[0], np.cumsum(taken)[:-1]]).astype(np.int64)
     return np.arange(n, dtype=np.int64) - np.repeat(before, taken) + np.repeat(offsets[perm], taken)
+
+
+def group_runs(items: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Start positions in ``items`` of each run of items from one group.
+
+    Args:
+        items: Item indices, each group's items contiguous.
+        offsets: ``(G + 1,)`` group offsets.
+
+    Returns:
+        int64 positions, starting with 0 (empty for no items).
+    """
+    if items.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    groups = np.searchsorted(offsets, items, side="right") - 1
+    return np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]])).astype(np.int64)
+
+
+def shuffle_runs(items: np.ndarray, runs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``items`` with its runs (groups) in a random order, each run kept in order.
+
+    Args:
+        items: Item indices.
+        runs: Start positions of the runs (see :func:`group_runs`).
+        rng: The generator.
+
+    Returns:
+        A permutation of ``items``.
+    """
+    if items.size == 0:
+        return items
+    bounds = np.append(runs, items.size)
+    pieces = [items[bounds[k] : bounds[k + 1]] for k in range(runs.size)]
+    return np.concatenate([pieces[k] for k in rng.permutation(len(pieces))])
 
 
 def plan_chunk(order: np.ndarray, chunk: int, nchunks: int, uneven: str) -> np.ndarray:
@@ -172,6 +215,7 @@ class StreamDataset(IterableDataset):
         shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
         seed: int = 0,
         uneven: str = "pad",
+        reshard: bool = False,
         with_index: bool = False,
         cache_root: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -195,6 +239,7 @@ class StreamDataset(IterableDataset):
         self.shuffle_buffer = shuffle_buffer
         self.seed = seed
         self.uneven = uneven
+        self.reshard = bool(reshard)
         self.with_index = with_index
         self._cache_root = None if cache_root is None else Path(cache_root)
         self.epoch = 0
@@ -206,7 +251,7 @@ class StreamDataset(IterableDataset):
         return (
             f"StreamDataset({self.dataset!r}, chunk={chunk}, nchunks={nchunks}, "
             f"shuffle_buffer={self.shuffle_buffer}, seed={self.seed}, uneven={self.uneven!r}, "
-            f"epoch={self.epoch})"
+            f"reshard={self.reshard}, epoch={self.epoch})"
         )
 
     # -- spec ------------------------------------------------------------------------
@@ -255,25 +300,44 @@ class StreamDataset(IterableDataset):
         return digest if isinstance(digest, str) and re.fullmatch(r"[0-9a-f]+", digest) else None
 
     def _spec(self, chunk: int, nchunks: int, epoch: int) -> dict[str, Any]:
+        """What a chunk's membership depends on (the epoch only when resharding)."""
+        mode = ("reshard" if self.reshard else "fixed") if self.shuffle else "ordered"
         return {
             "chunk": chunk,
             "nchunks": nchunks,
             "uneven": self.uneven,
             "seed": self.seed,
-            "shuffle": self.shuffle,
-            "epoch": epoch if self.shuffle else 0,
+            "mode": mode,
+            "epoch": epoch if mode == "reshard" else 0,
         }
 
     def _chunk_path(self, digest: str, spec: dict[str, Any]) -> Path:
-        stem = "c{chunk}of{nchunks}-{uneven}-seed{seed}-{mode}".format(
-            mode="shuffled" if spec["shuffle"] else "ordered", **spec
-        )
+        stem = "c{chunk}of{nchunks}-{uneven}-seed{seed}-{mode}".format(**spec)
         return self.cache_root / STREAMS_DIR / digest / f"{stem}-e{spec['epoch']}.json"
+
+    def _membership(self, chunk: int, nchunks: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(items, runs)`` of the chunk: from the chunk-list cache, else planned and cached."""
+        spec = self._spec(chunk, nchunks, epoch)
+        digest = self._digest()
+        path = None if digest is None else self._chunk_path(digest, spec)
+        if path is not None:
+            cached = _read_chunk(path, digest, spec)
+            if cached is not None:
+                return cached
+        n = len(self.dataset)
+        offsets = _group_offsets(self.dataset, n)
+        order = epoch_order(offsets, self.seed, spec["epoch"], self.shuffle)
+        items = plan_chunk(order, chunk, nchunks, self.uneven)
+        runs = group_runs(items, offsets)
+        if path is not None:
+            _write_chunk(path, digest, spec, items, runs, n)
+        return items, runs
 
     def chunk_items(self, epoch: int | None = None) -> np.ndarray:
         """This chunk's item indices for an epoch, before the worker split and buffer.
 
-        Read from the chunk-list cache when there, else planned and written there.
+        The membership comes from the chunk-list cache when there (else it is planned and
+        written there); without ``reshard``, its groups are then put in the epoch's order.
 
         Args:
             epoch: The epoch; :attr:`epoch` when ``None``.
@@ -283,18 +347,9 @@ class StreamDataset(IterableDataset):
         """
         epoch = self.epoch if epoch is None else epoch
         chunk, nchunks = self.chunk_spec()
-        spec = self._spec(chunk, nchunks, epoch)
-        digest = self._digest()
-        path = None if digest is None else self._chunk_path(digest, spec)
-        if path is not None:
-            cached = _read_chunk(path, digest, spec)
-            if cached is not None:
-                return cached
-        n = len(self.dataset)
-        order = epoch_order(_group_offsets(self.dataset, n), self.seed, epoch, self.shuffle)
-        items = plan_chunk(order, chunk, nchunks, self.uneven)
-        if path is not None:
-            _write_chunk(path, digest, spec, items, n)
+        items, runs = self._membership(chunk, nchunks, epoch)
+        if self.shuffle and not self.reshard:
+            items = shuffle_runs(items, runs, np.random.default_rng([self.seed, epoch, chunk]))
         return items
 
     def worker_items(self, epoch: int | None = None) -> np.ndarray:
@@ -327,7 +382,9 @@ class StreamDataset(IterableDataset):
         return dict(self.__dict__)
 
 
-def _read_chunk(path: Path, digest: str, spec: dict[str, Any]) -> np.ndarray | None:
+def _read_chunk(
+    path: Path, digest: str, spec: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -338,27 +395,37 @@ def _read_chunk(path: Path, digest: str, spec: dict[str, Any]) -> np.ndarray | N
         and data.get("digest") == digest
         and data.get("spec") == spec
         and isinstance(data.get("items"), list)
+        and isinstance(data.get("runs"), list)
     ):
         return None
-    items = data["items"]
-    n = data.get("n")
-    if not all(isinstance(i, int) and isinstance(n, int) and 0 <= i < n for i in items):
+    items, runs, n = data["items"], data["runs"], data.get("n")
+    if not isinstance(n, int) or not all(isinstance(i, int) and 0 <= i < n for i in items):
         return None
-    checksum = hashlib.sha256(json.dumps(items).encode("ascii")).hexdigest()
-    if data.get("sha256") != checksum:
+    if data.get("sha256") != _checksum(items, runs):
         return None
-    return np.asarray(items, dtype=np.int64)
+    if runs != sorted(set(runs)) or (
+        items and (not runs or runs[0] != 0 or runs[-1] >= len(items))
+    ):
+        return None
+    return np.asarray(items, dtype=np.int64), np.asarray(runs, dtype=np.int64)
 
 
-def _write_chunk(path: Path, digest: str, spec: dict[str, Any], items: np.ndarray, n: int) -> None:
-    listed = [int(i) for i in items]
+def _checksum(items: list[int], runs: list[int]) -> str:
+    return hashlib.sha256(json.dumps([items, runs]).encode("ascii")).hexdigest()
+
+
+def _write_chunk(
+    path: Path, digest: str, spec: dict[str, Any], items: np.ndarray, runs: np.ndarray, n: int
+) -> None:
+    listed, starts = [int(i) for i in items], [int(r) for r in runs]
     payload = {
         "format": CHUNK_FORMAT,
         "digest": digest,
         "spec": spec,
         "n": n,
         "items": listed,
-        "sha256": hashlib.sha256(json.dumps(listed).encode("ascii")).hexdigest(),
+        "runs": starts,
+        "sha256": _checksum(listed, starts),
     }
     with contextlib.suppress(OSError):  # a cache: failing to write it costs a re-plan only
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +446,7 @@ def stream(
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     seed: int = 0,
     uneven: str = "pad",
+    reshard: bool = False,
     with_index: bool = False,
 ) -> StreamDataset:
     """Stream a dataset (or one of its project splits) as an ``IterableDataset``, sharded.
@@ -400,6 +468,8 @@ def stream(
         seed: Seed of every random choice (same on all ranks).
         uneven: ``"pad"`` (default), ``"drop"`` or ``"exact"`` when ``nchunks`` does not
             divide the item count.
+        reshard: Deal the groups out to the chunks afresh each epoch; by default each
+            chunk keeps its groups and only their order changes per epoch.
         with_index: Yield ``(index, item)`` pairs, ``index`` into the (split) dataset.
 
     Returns:
@@ -425,5 +495,6 @@ def stream(
         shuffle_buffer=shuffle_buffer,
         seed=seed,
         uneven=uneven,
+        reshard=reshard,
         with_index=with_index,
     )

@@ -134,42 +134,75 @@ def test_without_a_process_group_the_stream_is_one_chunk():
     assert len(streamed) == len(Grouped(LENGTHS))
 
 
+def test_chunks_keep_their_groups_across_epochs_unless_resharding():
+    ds = Grouped(LENGTHS)
+    fixed = [StreamDataset(ds, chunk=c, nchunks=3, uneven="exact") for c in range(3)]
+    moved = [StreamDataset(ds, chunk=c, nchunks=3, uneven="exact", reshard=True) for c in range(3)]
+    members, orders, resharded = [], [], []
+    for epoch in range(4):
+        for streams in (fixed, moved):
+            for s in streams:
+                s.set_epoch(epoch)
+        members.append([frozenset(s.chunk_items().tolist()) for s in fixed])
+        orders.append([s.chunk_items().tolist() for s in fixed])
+        resharded.append([frozenset(s.chunk_items().tolist()) for s in moved])
+        assert sorted(i for chunk in members[-1] for i in chunk) == list(range(len(ds)))
+        assert sorted(i for chunk in resharded[-1] for i in chunk) == list(range(len(ds)))
+        for items in orders[-1]:  # whole groups, in some order
+            groups = [_group_of(ds.offsets, i) for i in items]
+            assert sum(a != b for a, b in itertools.pairwise(groups)) == len(set(groups)) - 1
+    assert all(m == members[0] for m in members)  # same files on the same rank every epoch
+    assert len({tuple(tuple(o) for o in epoch) for epoch in orders}) == 4  # new order each epoch
+    assert len({tuple(epoch) for epoch in resharded}) > 1
+
+
 def test_chunk_lists_are_cached_under_the_dataset_digest(tmp_path):
     ds = Grouped(LENGTHS, digest="0123abcd45")
-    streamed = StreamDataset(ds, chunk=1, nchunks=3, seed=2, uneven="drop")
-    streamed._cache_root = tmp_path
+    streamed = StreamDataset(
+        ds, chunk=1, nchunks=3, seed=2, uneven="drop", shuffle_buffer=0, cache_root=tmp_path
+    )
     items = streamed.chunk_items().tolist()
     folder = tmp_path / STREAMS_DIR / "0123abcd45"
     [path] = folder.iterdir()
-    assert path.name == "c1of3-drop-seed2-shuffled-e0.json"
+    assert path.name == "c1of3-drop-seed2-ordered-e0.json"
     record = json.loads(path.read_text())
-    assert record["items"] == items
+    assert record["items"] == items == list(range(9, 18))
+    assert record["runs"] == [0, 1, 8]  # groups 2 (9), 3 (10..16), 4 (17)
     assert record["spec"] == {
         "chunk": 1,
         "nchunks": 3,
         "uneven": "drop",
         "seed": 2,
-        "shuffle": True,
+        "mode": "ordered",
         "epoch": 0,
     }
 
     # it is read back: a list written there is what the stream yields
-    other = sorted(items)[::-1]
-    record["items"] = other
-    record["sha256"] = hashlib.sha256(json.dumps(other).encode()).hexdigest()
+    other = [0, 1, 2]
+    record.update(items=other, runs=[0])
+    record["sha256"] = hashlib.sha256(json.dumps([other, [0]]).encode()).hexdigest()
     path.write_text(json.dumps(record))
-    assert streamed.chunk_items().tolist() == other
+    assert list(streamed) == other
     # a damaged list is ignored and planned again
     path.write_text(json.dumps({**record, "sha256": "0" * 64}))
     assert streamed.chunk_items().tolist() == items
+    path.write_text("{not json")
+    assert streamed.chunk_items().tolist() == items
 
-    # older epochs are pruned, the previous one is kept
-    for epoch in (1, 2, 3):
-        streamed.set_epoch(epoch)
-        streamed.chunk_items()
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "c1of3-drop-seed2-shuffled-e2.json",
-        "c1of3-drop-seed2-shuffled-e3.json",
+
+def test_fixed_chunks_are_one_cached_list_resharded_ones_one_per_epoch(tmp_path):
+    ds = Grouped(LENGTHS, digest="feed01")
+    fixed = StreamDataset(ds, chunk=0, nchunks=2, cache_root=tmp_path)
+    moved = StreamDataset(ds, chunk=0, nchunks=2, reshard=True, cache_root=tmp_path)
+    for epoch in range(4):
+        for s in (fixed, moved):
+            s.set_epoch(epoch)
+            s.chunk_items()
+    names = sorted(p.name for p in (tmp_path / STREAMS_DIR / "feed01").iterdir())
+    assert names == [
+        "c0of2-pad-seed0-fixed-e0.json",
+        "c0of2-pad-seed0-reshard-e2.json",  # older epochs pruned, the last one kept
+        "c0of2-pad-seed0-reshard-e3.json",
     ]
 
 
@@ -215,7 +248,7 @@ def test_demo_frames_stream_once_per_epoch_across_chunks_and_workers(counted, tm
     assert len(seen) == n
     assert len(set(seen)) == n
     digest_folder = tmp_path / STREAMS_DIR / frames.digest
-    assert len(list(digest_folder.glob("c*of2-exact-seed0-shuffled-e1.json"))) == 2
+    assert len(list(digest_folder.glob("c*of2-exact-seed0-fixed-e0.json"))) == 2
 
 
 def test_split_picks_a_project_split(tmp_path):
