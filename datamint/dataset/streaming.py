@@ -271,8 +271,10 @@ class StreamDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle for ``epoch``; call before each epoch with the same value on every rank.
 
-        Workers get the new epoch when the DataLoader starts them (each epoch, unless
-        ``persistent_workers=True``: then build a new DataLoader per epoch).
+        Also plans the epoch here (preparing the dataset and writing the chunk list), so
+        DataLoader workers started afterwards inherit both instead of each preparing the
+        dataset again. Workers get the new epoch when the DataLoader starts them (each
+        epoch, unless ``persistent_workers=True``: then build a new DataLoader per epoch).
 
         Raises:
             ValueError: If ``epoch`` is not an int >= 0.
@@ -280,7 +282,7 @@ class StreamDataset(IterableDataset):
         if not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"epoch={epoch!r} must be an int >= 0")
         self.epoch = epoch
-        self.chunk_spec()
+        self.chunk_items()
 
     # -- plan ------------------------------------------------------------------------
     @property
