@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 
 import httpx
 import numpy as np
@@ -15,7 +16,8 @@ from datamint.catalog.context import COMPLETE_NAME, INCOMPLETE_SUFFIX, STATE_NAM
 from datamint.cli.main import app
 from datamint.dataset import SlicedVideoDataset, VideoDataset
 from datamint.exceptions import DownloadError, OfflineCacheMissError
-from tests.counting import file_downloads
+from tests.catalog.prepare_child import prepare
+from tests.counting import FILE_ROUTES, file_downloads
 
 VIDEO = "demo[kind=video]"
 VIDEO_FRAMES_SEMANTIC = "demo[kind=video,frames=true,semantic=true,merge=union]"
@@ -126,6 +128,28 @@ def test_interrupted_prepare_resumes_and_downloads_only_what_is_missing(ctx, fau
     [done] = ctx.datasets(include_incomplete=True)
     assert done.complete
     assert not interrupted.path.exists()
+
+
+def test_concurrent_prepares_on_one_node_download_each_file_once(ctx, faults, counted, tmp_path):
+    faults.add_latency(FILE_ROUTES, 0.5)  # downloads overlap the other processes' arrival
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(3), context.Queue()
+    log = tmp_path / "prefetch.log"
+    args = (counted.url, counted.api_key, str(ctx.cachepath), "demo[kind=video]", barrier, queue)
+    args = (*args, str(log))
+    procs = [context.Process(target=prepare, args=args) for _ in range(3)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    assert results == ["demo:3"] * 3
+    [done] = ctx.datasets(include_incomplete=True)
+    assert done.complete
+    needed = _needed_files(ctx.dataset("demo[kind=video]"))
+    assert file_downloads(faults) == needed
+    # one process did the work under the lock; the others found it COMPLETE
+    assert len(log.read_text().split()) == 1
 
 
 def test_prepare_with_decode_records_it_and_is_then_a_no_op(ctx, faults):
