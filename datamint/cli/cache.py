@@ -252,9 +252,10 @@ def clear(
     """Remove cached data: everything, or one synced project's files and manifest.
 
     With --project, the files its manifest lists are removed (except those another
-    synced project lists too) along with the manifest; decoded arrays are not tracked per
-    project and stay. Without it, files, decoded arrays of every format (npy, b2nd,
-    npy.gz) and manifests are all removed.
+    synced project lists too) along with the manifest and the project's prepared-dataset
+    records; decoded arrays are not tracked per project and stay. Without it, files,
+    decoded arrays of every format (npy, b2nd, npy.gz), manifests, prepared-dataset
+    records and cached stream chunk lists are all removed.
 
     \f
     Args:
@@ -267,6 +268,8 @@ def clear(
     """
     import shutil
 
+    from datamint.catalog.context import DATASETS_DIR
+    from datamint.dataset.streaming import STREAMS_DIR
     from datamint.storage.file_cache import FileCache
     from datamint.storage.layout import ARRAYS_DIR, FILES_DIR, MANIFESTS_DIR
     from datamint.storage.manifest import delete_manifest, list_manifests, read_manifest
@@ -278,7 +281,7 @@ def clear(
         ):
             raise typer.Exit(code=1)
         freed = 0
-        for name in (FILES_DIR, ARRAYS_DIR, MANIFESTS_DIR):
+        for name in (FILES_DIR, ARRAYS_DIR, MANIFESTS_DIR, DATASETS_DIR, STREAMS_DIR):
             folder = root / name
             if folder.is_dir():
                 freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -308,6 +311,7 @@ def clear(
         entries += n
         freed += size
     delete_manifest(root, manifest.project_id)
+    shutil.rmtree(root / DATASETS_DIR / manifest.project_id, ignore_errors=True)
     typer.echo(
         f"cleared project {label}: {entries} file entries ({_mb(freed)}) and its manifest "
         f"removed"

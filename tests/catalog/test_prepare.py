@@ -202,6 +202,18 @@ def test_cache_info_lists_prepared_variants(ctx):
     assert "demo[frames=false,kind=video" in one.output
 
 
+@pytest.mark.parametrize("project", [None, "demo"])
+def test_cache_clear_forgets_prepared_datasets(ctx, project):
+    prepare_dataset(VIDEO, ctx)
+    assert len(ctx.datasets()) == 1
+    args = ["cache", "clear", "--yes", "--cache-dir", str(ctx.cachepath)]
+    result = CliRunner().invoke(app, args + (["--project", project] if project else []))
+    assert result.exit_code == 0, result.output
+    assert ctx.datasets() == []
+    with pytest.raises(OfflineCacheMissError, match="prepare_dataset"):
+        ctx.dataset(VIDEO)
+
+
 def test_default_context_follows_the_environment(isolated_env):
     ctx = Context.instance()
     assert ctx is datamint.Context.instance()
