@@ -46,7 +46,12 @@ def dataset_accessors(dataset: Any) -> tuple[MasksOf, SpacingOf]:
 
         loader, processor = dataset.loader, dataset.processor
         dhw = tuple(loader.header(resources[index]).shape[1:])
-        instances, codes = processor.instances(annotations[index], dhw, Region(), loader.mask)
+        instances, codes = processor.instances(
+            annotations[index],
+            dhw,
+            Region(),
+            lambda ann: loader.mask_on_image(ann, resources[index]),
+        )
         out: dict[str, dict[str, np.ndarray]] = {}
         for author, masks in instances.items():
             per_label = out.setdefault(author, {})

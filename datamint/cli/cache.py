@@ -86,8 +86,33 @@ def _echo_decoded_usage(root: Path) -> None:
         )
 
 
+def _echo_prepared(root: Path, project_id: str | None = None) -> None:
+    """Print the prepared dataset ids (per project and variant) and interrupted prepares."""
+    from datamint.catalog import Context
+
+    prepared = [
+        p
+        for p in Context(root).datasets(include_incomplete=True)
+        if project_id is None or p.project_id == project_id
+    ]
+    done = [p for p in prepared if p.complete]
+    typer.echo(f"datasets prepared: {len(done)}")
+    for p in prepared:
+        what = (
+            f"{p.resources} resources, {p.items} items"
+            + (", decoded" if p.decoded else "")
+            + f", prepared {p.prepared_at}"
+            if p.complete
+            else f"interrupted (started {p.prepared_at}; prepare_dataset again resumes it)"
+        )
+        typer.echo(f"  {p.id}: {what}")
+
+
 def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> None:
-    """Show what the cache holds: files, decoded arrays per format, and each synced project.
+    """Show what the cache holds: files, decoded arrays, synced projects, prepared datasets.
+
+    Prepared datasets are the ids :func:`datamint.prepare_dataset` recorded, one line per
+    project and variant (``demo[frames=false,kind=volume,...]``).
 
     \f
     Args:
@@ -153,6 +178,7 @@ def info(project: ProjectOption = None, cache_dir: CacheDirOption = None) -> Non
             f"{len(manifest.annotations)} annotations; files cached {cached}/{listed} "
             f"({_mb(cached_bytes)})"
         )
+    _echo_prepared(root, None if project is None else manifests[0].project_id)
 
 
 def verify(
@@ -233,9 +259,10 @@ def clear(
     """Remove cached data: everything, or one synced project's files and manifest.
 
     With --project, the files its manifest lists are removed (except those another
-    synced project lists too) along with the manifest; decoded arrays are not tracked per
-    project and stay. Without it, files, decoded arrays of every format (npy, b2nd,
-    npy.gz) and manifests are all removed.
+    synced project lists too) along with the manifest and the project's prepared-dataset
+    records; decoded arrays are not tracked per project and stay. Without it, files,
+    decoded arrays of every format (npy, b2nd, npy.gz), manifests, prepared-dataset
+    records and cached stream chunk lists are all removed.
 
     \f
     Args:
@@ -248,6 +275,8 @@ def clear(
     """
     import shutil
 
+    from datamint.catalog.context import DATASETS_DIR
+    from datamint.dataset.streaming import STREAMS_DIR
     from datamint.storage.file_cache import FileCache
     from datamint.storage.layout import ARRAYS_DIR, FILES_DIR, MANIFESTS_DIR
     from datamint.storage.manifest import delete_manifest, list_manifests, read_manifest
@@ -259,7 +288,7 @@ def clear(
         ):
             raise typer.Exit(code=1)
         freed = 0
-        for name in (FILES_DIR, ARRAYS_DIR, MANIFESTS_DIR):
+        for name in (FILES_DIR, ARRAYS_DIR, MANIFESTS_DIR, DATASETS_DIR, STREAMS_DIR):
             folder = root / name
             if folder.is_dir():
                 freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -289,6 +318,7 @@ def clear(
         entries += n
         freed += size
     delete_manifest(root, manifest.project_id)
+    shutil.rmtree(root / DATASETS_DIR / manifest.project_id, ignore_errors=True)
     typer.echo(
         f"cleared project {label}: {entries} file entries ({_mb(freed)}) and its manifest "
         f"removed"

@@ -13,6 +13,7 @@ from datamint.cli import (
     demo,
     download,
     import_cmd,
+    search,
     serve,
     server_store,
     server_users,
@@ -26,7 +27,18 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _module in (demo, serve, import_cmd, server_users, server_store, download, cache, agreement):
+_COMMANDS = (
+    demo,
+    serve,
+    import_cmd,
+    server_users,
+    server_store,
+    download,
+    cache,
+    search,
+    agreement,
+)
+for _module in _COMMANDS:
     _module.register(app)
 
 

@@ -27,6 +27,7 @@ from datamint.targets.merge import (
     merge_categories,
     merge_image_labels,
     merge_semantic,
+    staple_semantic,
 )
 
 __all__ = ["AnnotationProcessor", "Region"]
@@ -208,6 +209,9 @@ class AnnotationProcessor(ProcessorMethods):
             return {"masks": semantic}
         if not semantic:
             return {"masks": empty_semantic(n_classes, spatial)}
+        if strategy is MergeStrategy.STAPLE:
+            estimate = staple_semantic(semantic, n_classes)
+            return {"masks": estimate.probabilities, "staple": estimate}
         return {"masks": merge_semantic(semantic, strategy, n_classes)}
 
     # -- labels, categories, boxes -----------------------------------------------------

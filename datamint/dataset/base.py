@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from datamint.dataset.augment import TransformRunner
@@ -42,10 +43,12 @@ from datamint.exceptions import DatamintDatasetException, DatamintException, Ite
 from datamint.geometry_planes import plane_view
 
 if TYPE_CHECKING:
+    from datamint.agreement import AgreementTable
     from datamint.dataset.annotation_processor import AnnotationProcessor
     from datamint.dataset.label_schema import LabelSchema
     from datamint.dataset.loading import ItemLoader
     from datamint.dataset.prefetch import PrefetchReport
+    from datamint.dataset.streaming import StreamDataset
     from datamint.geometry import Geometry
     from datamint.splits.result import SplitResult
 
@@ -369,6 +372,13 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return self.segmentation_labels
 
     @property
+    def annotators(self) -> list[str]:
+        """Every annotator (author) of the prepared project's kept annotations, sorted (the
+        parts of a split share the list); entry ``i`` of the ``annotators`` item key and
+        row ``i`` of ``staple_sensitivity`` / ``staple_specificity``."""
+        return list(self.prepared.annotators)
+
+    @property
     def image_labels_set(self) -> list[str]:
         """Image label identifiers, in multi-hot order."""
         return list(self.schema.image_labels)
@@ -422,7 +432,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     def _item_builder(self) -> ItemBuilder:
         if self._builder is None:
-            self._builder = ItemBuilder(self._config, self.schema, self.loader)
+            self._builder = ItemBuilder(
+                self._config, self.schema, self.loader, tuple(self.annotators)
+            )
         return self._builder
 
     def __len__(self) -> int:
@@ -653,6 +665,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         progress: bool = True,
         decode: bool = False,
         decode_workers: int = 2,
+        download_mode: str | None = None,
+        verification_mode: str | None = None,
+        local_files_only: bool = False,
     ) -> PrefetchReport:
         """Download every resource file (and segmentation file) into the disk cache.
 
@@ -667,15 +682,39 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             progress: Show progress bars.
             decode: Also decode every resource into the array cache.
             decode_workers: Processes decoding at once.
+            download_mode: ``"reuse_cache"`` (default: cached files are used) or
+                ``"force_redownload"`` (this dataset's cached files are removed first).
+            verification_mode: ``"basic_checks"`` (default: sizes, and the sha256 of a file
+                whose inode changed), ``"all_checks"`` (every cached file re-hashed against
+                its recorded sha256; bad ones removed, named and downloaded again) or
+                ``"no_checks"``; the semantics of Hugging Face ``datasets``' modes.
+            local_files_only: Download nothing; raise naming the files that are missing.
 
         Returns:
             A :class:`~datamint.dataset.prefetch.PrefetchReport` (counts and failures).
 
         Raises:
             DownloadError: After all downloads ran, if any failed (all failures listed).
+            OfflineCacheMissError: ``local_files_only=True`` and a file is not cached.
+            CacheCorruptedError: ``all_checks`` found a damaged file that cannot be
+                downloaded again (``local_files_only`` or offline).
+            ValidationError: For an unknown mode.
         """
-        from datamint.dataset.prefetch import decode_resources, download_jobs, prefetch_files
+        from datamint.dataset.modes import apply_modes
+        from datamint.dataset.prefetch import (
+            PrefetchReport,
+            decode_resources,
+            download_jobs,
+            prefetch_files,
+        )
 
+        modes = apply_modes(
+            self,
+            download_mode,
+            verification_mode,
+            local_files_only,
+            include_annotations=include_annotations,
+        )
         prepared = self.prepared
         jobs = download_jobs(
             self._source.files,
@@ -683,7 +722,10 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             prepared.resources,
             prepared.annotations if include_annotations else (),
         )
-        report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        if modes.skip_download:
+            report = PrefetchReport(cached=len(jobs))
+        else:
+            report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
         if decode:
             index = self.item_index
             axis = index.axes.tolist() if isinstance(index, Slices) else None
@@ -691,6 +733,52 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
                 self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report
             )
         return report
+
+    def stream(self, split: str | None = None, **kwargs: Any) -> StreamDataset:
+        """This dataset as a sharded ``torch.utils.data.IterableDataset``.
+
+        ``stream(split=None, *, chunk=None, nchunks=None, shuffle_buffer=256, seed=0,
+        uneven="pad", reshard=False)``: without ``chunk``/``nchunks`` the shards follow
+        the torch.distributed rank and world size and the DataLoader worker, so across
+        all ranks and workers every item is yielded once per epoch (``uneven`` decides
+        what happens to the remainder); ``set_epoch(e)`` reshuffles. The items of one
+        resource stay in one shard, so each node downloads only its share of the files.
+        See :func:`datamint.dataset.streaming.stream`.
+        """
+        from datamint.dataset.streaming import stream
+
+        return stream(self, split, **kwargs)
+
+    def resource_offsets(self) -> np.ndarray:
+        """int64 ``(R + 1,)``: the first item of each resource, then ``len(self)``.
+
+        Items ``resource_offsets()[r]`` to ``resource_offsets()[r + 1] - 1`` show resource
+        ``r`` (one item each for whole resources; its slices or frames for sliced views).
+        """
+        index = self.item_index
+        if isinstance(index, Slices):
+            return index.offsets
+        return np.arange(len(index) + 1, dtype=np.int64)
+
+    def agreement(
+        self, labels: Sequence[str] | None = None, annotators: Sequence[str] | None = None
+    ) -> AgreementTable:
+        """How this dataset's annotators agree, per resource, label and annotator pair.
+
+        Segmentations: Dice, IoU, average symmetric surface distance and 95th-percentile
+        Hausdorff distance (mm, from each resource's spacing); image labels and
+        categories: Cohen's kappa per pair and Fleiss' kappa over all annotators.
+        Annotators who did not annotate a resource are not counted as disagreeing. See
+        :mod:`datamint.agreement` for the definitions and the table's methods
+        (``summary()``, ``to_dicts()``, ``to_pandas()``).
+
+        Args:
+            labels: Only these segmentation classes / labels (default: all).
+            annotators: Only these annotator emails (default: all).
+        """
+        from datamint.agreement import dataset_agreement
+
+        return dataset_agreement(self, labels=labels, annotators=annotators)
 
     def get_collate_fn(
         self, on_mismatch: str = "raise"

@@ -49,6 +49,8 @@ class Prepared:
         annotations: Per resource (parallel to ``resources``), its kept annotations.
         schema: Codes of classes, labels, categories and boxes.
         excluded: Resources of the project that this dataset class cannot represent.
+        annotators: Every author of the kept annotations, sorted; kept by :meth:`select`,
+            so the parts of a split share it.
     """
 
     project: Project | None
@@ -56,6 +58,7 @@ class Prepared:
     annotations: tuple[tuple[Annotation, ...], ...]
     schema: LabelSchema
     excluded: tuple[Resource, ...] = ()
+    annotators: tuple[str, ...] = ()
 
     def select(self, indices: Sequence[int]) -> Prepared:
         """A copy holding only ``resources[i]`` for ``i`` in ``indices`` (in that order)."""
@@ -200,4 +203,7 @@ def prepare(
             continue
         final_resources.append(res)
         final_annotations.append(anns)
-    return Prepared(proj, tuple(final_resources), tuple(final_annotations), schema, excluded)
+    annotators = tuple(sorted({a.author for anns in final_annotations for a in anns}))
+    return Prepared(
+        proj, tuple(final_resources), tuple(final_annotations), schema, excluded, annotators
+    )
