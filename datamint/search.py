@@ -435,7 +435,7 @@ def search_resources(
 
     Sends ``GET /projects`` (or looks the name up), ``GET /projects/{id}/resources`` per
     project, and ``POST /annotations/search`` per project only when the condition reads
-    annotations. Works the same over an :class:`~datamint.storage.manifest.OfflineApi`
+    annotations. Works the same over an :class:`~datamint.api.offline.OfflineApi`
     (the local manifests; nothing is sent), where resources whose annotations were not
     synced are left out of annotation conditions and listed in ``unsynced``.
 

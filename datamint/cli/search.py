@@ -53,7 +53,7 @@ def search(
     Args:
         query: The search terms (see :mod:`datamint.search`).
         project: Only this project.
-        local: Use the local manifests (:class:`~datamint.storage.manifest.OfflineApi`).
+        local: Use the local manifests (:class:`~datamint.api.offline.OfflineApi`).
         as_json: Print JSON.
         server_url: Server base URL (online).
         api_key: API key (online). Never printed.
@@ -75,8 +75,8 @@ def search(
         raise typer.Exit(code=2) from None
     try:
         if local:
+            from datamint.api.offline import OfflineApi
             from datamint.settings import cache_root
-            from datamint.storage.manifest import OfflineApi
 
             api = OfflineApi(
                 cache_dir if cache_dir is not None else cache_root(), server_url=server_url

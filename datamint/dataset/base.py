@@ -136,8 +136,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             :meth:`get_annotations` and :meth:`get_header`. ``"client"``: the existing
             Datamint client's keys (``metainfo`` the reader's header, ``annotations``,
             ``resource``) plus ``spacing`` and ``affine``.
-        on_error: What an unreadable resource does to ``ds[i]``: ``"raise"`` (default,
-            :class:`~datamint.exceptions.ItemError` naming the resource), ``"warn"``
+        on_error: What an unreadable resource does to ``ds[i]``: ``"raise"`` (default:
+            datamint's own error, e.g. a ``ReaderError``, naming the resource, or an
+            :class:`~datamint.exceptions.ItemError` naming it around any other), ``"warn"``
             (a warning naming it, then the next readable item is returned instead) or
             ``"skip"`` (the same, logged instead of warned).
 
@@ -259,7 +260,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         new._adopt(
             self._config,
             self._source,
-            self.prepared if prepared is None else prepared,
+            self._prepared if prepared is None else prepared,  # views prepare lazily too
             self._slices if slices is None else slices,
             (self.split_name, self.split_source, self.split_as_of_timestamp),
             self._augment,

@@ -49,13 +49,8 @@ def test_all_checks_finds_a_flipped_byte_and_downloads_the_file_again(videos, fa
     good = path.read_bytes()
     _flip_a_byte_keeping_mtime(path)
 
-    # the default checks look at the size (and at the hash only when the mtime changed)
-    videos.prefetch(include_annotations=True, progress=False)
-    assert file_downloads(faults) == 0
-    videos.prefetch(include_annotations=True, progress=False, verification_mode="no_checks")
-    assert file_downloads(faults) == 0
-    assert path.read_bytes() != good
-
+    # (the file cache's own hit check would catch it too, as the inode's ctime changed;
+    # all_checks re-hashes every file whatever its inode says)
     with pytest.warns(DatamintWarning, match=f"resource {resource.id}.*sha256"):
         report = videos.prefetch(
             include_annotations=True, progress=False, verification_mode="all_checks"

@@ -65,7 +65,7 @@ def test_prepare_downloads_once_then_get_builds_offline(ctx, faults, monkeypatch
     assert offline.offline
     assert len(offline) == len(online)
     item = offline[5]
-    assert item["resource"].id == expected["resource"].id
+    assert offline.get_resource(5).id == online.get_resource(5).id
     assert np.array_equal(np.asarray(item["image"]), np.asarray(expected["image"]))
     assert np.array_equal(np.asarray(item["masks"]), np.asarray(expected["masks"]))
 

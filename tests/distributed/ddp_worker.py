@@ -50,11 +50,11 @@ def main() -> None:
 
     def describe(pair: tuple[int, Any]) -> dict[str, Any]:
         # runs in the DataLoader worker (fork): ``frames`` is that worker's copy
-        index, item = pair
+        index, _item = pair
         _, frame = frames.locate(index)
         return {
             "index": int(index),
-            "resource": item["resource"].id,
+            "resource": frames.get_resource(index).id,
             "frame": frame,
             "pid": os.getpid(),
             "decodes": frames.loader.slice_cache.decodes,

@@ -91,8 +91,8 @@ def test_every_allowed_variant_has_its_own_cache_key():
 def test_build_variant_makes_the_described_object(dataset_id, cls, semantic, merge):
     ds = build_variant(parse_id(dataset_id), server_url="http://127.0.0.1:9", api_key="k")
     assert type(ds) is cls
-    assert ds.target_options.semantic is semantic
-    got = ds.target_options.semantic_merge
+    assert ds.config.targets.semantic is semantic
+    got = ds.config.targets.semantic_merge
     assert (got.value if got is not None else None) == merge
     if cls is SlicedVolumeDataset:
         assert ds.slice_axis_name == "coronal"
