@@ -10,12 +10,12 @@ nothing here knows a file name. What an import does:
 - a resource whose ``files`` list has several entries (a DICOM series) is stored as ONE
   deterministic ZIP archive (ZIP_STORED, entries sorted by path, named by base name, fixed
   timestamps), so the same slices always give the same bytes and sha256;
-- records keep every key of the manifest and gain the keys the wire requires
-  (contract/API.md §4.3, §4.4); ``size``/``sha256`` describe the bytes actually served;
+- records keep every key of the manifest and gain the keys the wire requires;
+  ``size``/``sha256`` describe the bytes actually served;
   timestamps are normalised to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``;
 - a resource whose ``metadata`` lacks ``frame_count``, ``width`` or ``height`` gets them
-  from its file's header; re-imported content that changed gets a new ``created_at``
-  (contract §11.1), unchanged content keeps the stored one;
+  from its file's header; re-imported content that changed gets a new ``created_at``,
+  unchanged content keeps the stored one;
 - the project's creator, its annotators, its worklists' annotators and ``members`` become
   project members;
 - everything is written in one transaction; importing twice leaves one copy.

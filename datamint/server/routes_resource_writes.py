@@ -1,4 +1,4 @@
-"""Resource write routes (contract/API.md §4.7): upload, replace, publish, tags, delete.
+"""Resource write routes: upload, replace, publish, tags, delete.
 
 - ``POST /resources`` takes the existing client's multipart form (``resource`` file,
   ``mimetype``, ``channel``, ``modality``, ``tags`` comma-separated, ``metadata`` JSON,
@@ -6,7 +6,7 @@
   new resource straight into a project. The uploader always sees its own uploads.
   Metadata (``frame_count``, ``width``, ``height``, ...) is derived from the file's header.
 - ``PUT /resources/{id}/file`` replaces the content: new ``sha256``, ``size`` and
-  ``created_at`` (contract §11.1), same id.
+  ``created_at``, same id.
 - Deletes are soft: ``deleted: true`` with ``deleted_at`` and ``deleted_by``.
 """
 

@@ -15,7 +15,7 @@ Formats (``cache_format`` on the datasets):
   ``benchmarks/bench_codecs.py``: LZ4 decompresses a CT slice about 2x faster than
   zstd level 1 for about 0.25 instead of 0.21 of the raw size. Files written with
   another codec (earlier versions used zstd) read the same: blosc2 records the codec.
-* ``"npy.gz"``: the existing client's layout (contract §11.3): one gzip (level 4) of
+* ``"npy.gz"``: the existing client's layout: one gzip (level 4) of
   ``np.save`` per slice, read through a per-process LRU of decoded slices.
 
 The raw ``"npy"`` format is :class:`~datamint.storage.array_cache.ArrayCache` itself.
