@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from datamint.cli.main import app
 
+REPO = Path(__file__).resolve().parents[2]
 # typer's type labels: <bool>, <int>, <float>, <str>, <path>, <dir>, <file>, <int range>,
 # <list[str]>, <choice|choice> ...
 PLACEHOLDER = re.compile(
@@ -101,3 +103,50 @@ def test_value_options_show_a_metavar_and_every_option_has_help() -> None:
                 assert param.help, (path, param.opts)
                 if not param.is_flag:
                     assert param.metavar and param.metavar.isupper(), (path, param.opts)
+
+
+# `datamint cmd [sub] [--option ...]` quoted in a message, docstring or docs page.
+QUOTED = re.compile(r"`datamint((?: [a-z][a-z-]*)+)((?: [^`]*)?)`")
+
+
+def _quoted_commands(text: str) -> list[tuple[tuple[str, ...], list[str]]]:
+    found = []
+    for words, rest in QUOTED.findall(text):
+        path = tuple(words.split())
+        while path and path not in COMMAND_PATHS:  # trailing words are arguments
+            path = path[:-1]
+        found.append(((*path, *words.split()[len(path) :]), re.findall(r"--[a-z][a-z-]*", rest)))
+    return found
+
+
+COMMAND_PATHS = {path for path, _ in COMMANDS}
+OPTIONS = {
+    path: {opt for param in cmd.params for opt in (*param.opts, *param.secondary_opts)}
+    for path, cmd in LEAVES
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        *sorted(str(p.relative_to(REPO)) for p in (REPO / "datamint").rglob("*.py")),
+        "README.md",
+        *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")),
+    ],
+)
+def test_every_quoted_command_and_option_exists(source: str) -> None:
+    text = (REPO / source).read_text(encoding="utf-8")
+    for words, options in _quoted_commands(text):
+        path = words
+        while path and path not in COMMAND_PATHS:
+            path = path[:-1]
+        assert path, f"{source}: `datamint {' '.join(words)}` is not a command"
+        if path in OPTIONS:
+            unknown = [o for o in options if o not in OPTIONS[path] | {"--help"}]
+            assert not unknown, f"{source}: `datamint {' '.join(path)}` has no {unknown}"
+
+
+def test_the_cli_page_documents_every_command() -> None:
+    page = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    for path, _ in LEAVES:
+        assert f"datamint {' '.join(path)}" in page, path
