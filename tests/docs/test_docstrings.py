@@ -118,3 +118,11 @@ def test_no_page_cites_internal_documents(page: str) -> None:
         pytest.skip(f"{page} is rewritten on another branch")
     text = (REPO / page).read_text(encoding="utf-8")
     assert not INTERNAL.search(text), INTERNAL.search(text)
+
+
+def test_the_readme_links_resolve() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#]+)\)", text)
+    assert any(t.startswith("notebooks/") for t in targets)
+    missing = [t for t in targets if "://" not in t and not (REPO / t).exists()]
+    assert missing == []
