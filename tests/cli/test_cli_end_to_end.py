@@ -150,6 +150,10 @@ def test_download_json_then_cache_info(demo_server: Any, tmp_path: Path) -> None
     assert total == report["files"]
     text = invoke("cache", "info", "--cache-dir", str(root)).stdout
     assert f"files cached {report['files']}/{report['files']}" in text
+    verified = invoke("cache", "verify", "--cache-dir", str(root), "--json")
+    assert verified.exit_code == 0, verified.output
+    files = json.loads(verified.stdout)["files"]
+    assert files["checked"] == files["ok"] == report["files"] and files["bad"] == []
 
     quiet = invoke(
         "download", "--project", "demo", "--cache-dir", str(root), "-q", *server_args(demo_server)
