@@ -11,11 +11,11 @@ Term            Holds when
 ``kind:K``      the resource belongs in the dataset class of kind ``K`` (:func:`dataset_kinds`):
                 ``image`` (PNG/JPEG, and single-frame DICOM/NIfTI), ``volume`` (DICOM,
                 NIfTI, volume resources of any depth), ``video``; or its exact resource kind
-                of contract §5.1: ``dicom``, ``nifti``, ``generic``
+                of the resource record: ``dicom``, ``nifti``, ``generic``
 ``modality:M``  the resource's ``modality`` (else ``metadata.Modality``) is ``M``
 ``annotator:A`` some annotation was created by ``A``: the whole email, or its part before ``@``
 ``has:X``       some annotation has type ``X`` (``segmentation``, ``label``, ``category``,
-                ``square``, ... every type of contract §4.4); ``has:annotations``: any
+                ``square``, ... every annotation type); ``has:annotations``: any
 ==============  ==========================================================================
 
 Example::
@@ -76,7 +76,7 @@ def dataset_kinds(resource: Any) -> frozenset[str]:
 
     ``ImageDataset`` holds image resources and DICOM/NIfTI/volume resources of depth 1;
     ``VolumeDataset`` holds every DICOM/NIfTI/volume resource (depth 1 included);
-    ``VideoDataset`` holds video resources (kinds and depth of contract §5.1-5.2).
+    ``VideoDataset`` holds video resources (by resource kind and metadata depth).
 
     Args:
         resource: A resource record or :class:`~datamint.entities.Resource`.
@@ -339,7 +339,7 @@ class HasCondition(Condition):
     """Some annotation has a type (``has:annotations``: any annotation at all).
 
     Args:
-        what: An annotation type of contract §4.4 (``segmentation``, ``label``, ...), or
+        what: An annotation type (``segmentation``, ``label``, ...), or
             ``annotations``.
 
     Raises:

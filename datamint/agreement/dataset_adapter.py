@@ -145,7 +145,8 @@ def project_agreement(
 
     Args:
         project: The project name.
-        server_url, api_key: As for datasets (argument > environment > config file).
+        server_url: Server base URL; default ``DATAMINT_API_URL``, then the config file.
+        api_key: API key; default ``DATAMINT_API_KEY``, then the config file.
         cache_dir: Cache root; default ``DATAMINT_CACHE_DIR`` or the user cache dir.
         labels: Only these labels / category identifiers.
         annotators: Only these annotators.

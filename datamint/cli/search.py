@@ -1,9 +1,15 @@
 """``datamint search QUERY``: find resources by tag, kind, modality, annotator, annotations."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from datamint.cli.common import (
+    ApiKeyOption,
+    CacheDirOption,
+    JsonOption,
+    ServerUrlOption,
+)
 
 __all__ = ["register", "search"]
 
@@ -12,42 +18,31 @@ def search(
     query: Annotated[
         str,
         typer.Argument(
+            metavar="QUERY",
             help="Terms that must all hold, e.g. 'tag:ct modality:CT annotator:alice "
-            "has:segmentation kind:volume'; -key:value negates a term."
+            "has:segmentation kind:volume'; -key:value negates a term.",
         ),
     ],
     project: Annotated[
-        str | None, typer.Option("--project", help="Only this project (exact name).")
+        str | None,
+        typer.Option("--project", metavar="NAME", help="Only this project (exact name)."),
     ] = None,
     local: Annotated[
         bool,
         typer.Option("--local", help="Search the local cache's manifests; send nothing."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
-    server_url: Annotated[
-        str | None,
-        typer.Option(
-            "--server-url", help="Server base URL; else DATAMINT_API_URL or the config file."
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", help="API key; else DATAMINT_API_KEY or the config file."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Cache root for --local; else DATAMINT_CACHE_DIR or the user cache dir.",
-            file_okay=False,
-        ),
-    ] = None,
+    as_json: JsonOption = False,
+    server_url: ServerUrlOption = None,
+    api_key: ApiKeyOption = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Find resources: over the server's projects, or with --local over the synced ones.
 
     Prints one tab-separated line per matching resource (project, resource id, kind,
-    modality, filename) and a count, or with --json a list of objects. Exits with 2 on a
-    malformed query or when the server or cache cannot answer.
+    modality, filename) and a count, or with --json a list of objects.
+
+    Exit codes: 0 ok (also when nothing matches), 1 failure, 2 usage or configuration error
+    (a malformed query; the server or cache cannot answer).
 
     \f
     Args:

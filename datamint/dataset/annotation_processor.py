@@ -1,4 +1,4 @@
-"""One item's annotations to its target keys (contract §7.3 and §8).
+"""One item's annotations to its target keys.
 
 :class:`AnnotationProcessor` gathers each author's instance masks for a region of
 the resource (the whole volume, one slice, or the single frame of a 2-D image),
@@ -87,7 +87,7 @@ class AnnotationProcessor(ProcessorMethods):
     ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]]]:
         """Each author's instance masks inside ``region``, and their 1-based codes.
 
-        Order within an author (contract §7.3): frame-scoped groups first, one instance
+        Order within an author: frame-scoped groups first, one instance
         per ``(author, identifier)`` with the group's frames placed at their
         ``frame_index`` (frames of one group on the same index are OR-ed), then
         image-scoped annotations in response order.
@@ -216,7 +216,7 @@ class AnnotationProcessor(ProcessorMethods):
 
     # -- labels, categories, boxes -----------------------------------------------------
     def image_labels(self, annotations: Sequence[Annotation]) -> Any:
-        """``image_labels`` of contract §7.3 from image-scoped ``label`` annotations."""
+        """``image_labels`` from image-scoped ``label`` annotations."""
         names = self.schema.image_labels
         per_user: dict[str, list[int]] = {}
         for ann in annotations:
@@ -235,7 +235,7 @@ class AnnotationProcessor(ProcessorMethods):
         return merge_image_labels(vectors, strategy, len(names))
 
     def image_categories(self, annotations: Sequence[Annotation]) -> Any:
-        """``image_categories`` of contract §7.3: the first category of each user counts."""
+        """``image_categories``: the first category of each user counts."""
         categories = self.schema.categories
         per_user: dict[str, int] = {}
         for ann in annotations:

@@ -1,4 +1,4 @@
-"""Albumentations transforms applied to an item's image and instance masks (contract §7.4).
+"""Albumentations transforms applied to an item's image and instance masks.
 
 Randomness: :class:`TransformRunner` seeds the transform from the DataLoader worker's
 seed (``torch.utils.data.get_worker_info().seed``, which PyTorch derives from the

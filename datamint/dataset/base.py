@@ -93,15 +93,21 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             together; volumes and videos replay one draw on every frame and mask
             (``ReplayCompose`` with ``volume`` / ``mask3d``). Seeded per DataLoader worker.
         include_unannotated: Keep resources with no annotation left after filtering.
-        include_annotators, exclude_annotators: Annotator emails (``created_by``) to keep
-            or drop.
-        include_segmentation_names, exclude_segmentation_names: Segmentation classes to
-            keep or drop; they also decide the mask channels (the kept classes in schema
-            order, numbered 1..L) and ``segmentation_labels``.
-        include_image_label_names, exclude_image_label_names: Image labels to keep or
-            drop; they decide the entries of ``image_labels`` vectors.
-        include_frame_label_names, exclude_frame_label_names: Frame labels to keep or drop
-            (frame labels filter resources; they are not emitted).
+        include_annotators: Annotator emails (``created_by``) to keep; None keeps all.
+        exclude_annotators: Annotator emails to drop (not with ``include_annotators``).
+        include_segmentation_names: Segmentation classes to keep; they also decide the
+            mask channels (the kept classes in schema order, numbered 1..L) and
+            ``segmentation_labels``.
+        exclude_segmentation_names: Segmentation classes to drop (not with
+            ``include_segmentation_names``).
+        include_image_label_names: Image labels to keep; they decide the entries of
+            ``image_labels`` vectors.
+        exclude_image_label_names: Image labels to drop (not with
+            ``include_image_label_names``).
+        include_frame_label_names: Frame labels to keep (frame labels filter resources;
+            they are not emitted).
+        exclude_frame_label_names: Frame labels to drop (not with
+            ``include_frame_label_names``).
         allow_external_annotations: Keep identifiers the worklists do not define (they
             get the next codes, in sorted order).
         image_labels_merge_strategy: Merge annotators' multi-hot ``image_labels``:
@@ -279,11 +285,20 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return None if self._augment is None else self._augment.transform
 
     def set_transform(self, transform: Any) -> None:
-        """Replace the albumentations transform (None removes it)."""
+        """Replace the albumentations transform.
+
+        Args:
+            transform: An albumentations transform, run on every item from now on; None
+                removes the transform.
+        """
         self._augment = TransformRunner(transform) if transform is not None else None
 
     def add_transform(self, transform: Any) -> None:
-        """Append ``transform`` after the current one (``albumentations.Compose([old, new])``)."""
+        """Append ``transform`` after the current one (``albumentations.Compose([old, new])``).
+
+        Args:
+            transform: An albumentations transform.
+        """
         if self._augment is None:
             self.set_transform(transform)
             return
@@ -515,6 +530,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def apply_alb_transform(self, item: dict[str, Any]) -> dict[str, Any]:
         """Not needed here: items come transformed. Kept for the existing client's name.
 
+        Args:
+            item: An item of this dataset.
+
         Returns:
             ``item`` unchanged (the dataset's ``alb_transform`` already ran on it).
         """
@@ -522,33 +540,56 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     # -- what stays in the main process ----------------------------------------------
     def locate(self, index: int) -> tuple[int, int]:
-        """``(resource position, slice index)`` of item ``index`` (slice 0 for whole ones)."""
+        """``(resource position, slice index)`` of item ``index`` (slice 0 for whole ones).
+
+        Args:
+            index: Item index, ``0 <= index < len(self)``.
+        """
         position, region = self.item_index.locate(self._position(index))
         return position, region.index
 
     def get_resource(self, index: int) -> Resource:
-        """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
+        """The resource behind item ``index`` (for sliced views, the sliced volume/video).
+
+        Args:
+            index: Item index.
+        """
         position = self.item_index.resource_position(self._position(index))
         return self.prepared.resources[position]
 
     def get_annotations(self, index: int) -> list[Annotation]:
-        """The annotations (``Annotation`` entities) behind item ``index``."""
+        """The annotations (``Annotation`` entities) behind item ``index``.
+
+        Args:
+            index: Item index.
+        """
         position = self.item_index.resource_position(self._position(index))
         return list(self.prepared.annotations[position])
 
     def get_header(self, index: int) -> Any:
         """The reader's header of item ``index``'s resource: a pydicom ``Dataset``
-        without pixel data (DICOM), ``{'affine', 'header', 'shape'}`` (NIfTI), or None."""
+        without pixel data (DICOM), ``{'affine', 'header', 'shape'}`` (NIfTI), or None.
+
+        Args:
+            index: Item index.
+        """
         return self.loader.metainfo(self.get_resource(index))
 
     def get_geometry(self, index: int) -> Geometry | None:
         """The geometry of item ``index``'s whole resource (affine over its ``(n, h, w)``
-        array index to RAS mm), before any transform; None when the file has none."""
+        array index to RAS mm), before any transform; None when the file has none.
+
+        Args:
+            index: Item index.
+        """
         return self.loader.geometry(self.get_resource(index))
 
     # -- derived datasets -------------------------------------------------------------
     def subset(self: D, indices: Sequence[int]) -> D:
         """A dataset of the resources at ``indices`` (positions in :attr:`resources`).
+
+        Args:
+            indices: Resource positions, in the order wanted.
 
         Raises:
             IndexError: If an index is out of range.
@@ -603,6 +644,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def group_by_patient(self: D, strategy: str = "individual") -> dict[str | None, D]:
         """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split).
 
+        Args:
+            strategy: For resources without a patient id: ``'individual'`` (each its own
+                group, keyed ``__resource__<id>``), ``'group'`` (one ``None`` group),
+                ``'skip'`` (left out) or ``'error'``.
+
         Raises:
             ValidationError: For an unknown strategy, or a missing id under ``'error'``.
         """
@@ -617,6 +663,13 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         **ratios)``; see :func:`datamint.dataset.splitting.split_dataset` for the modes,
         counting and errors (``SplitError``, a ValueError). Splits partition resources,
         so the slices of one volume never straddle two parts.
+
+        Args:
+            **kwargs: ``seed`` (int or None: shuffle seed), ``use_project_splits``,
+                ``as_of_timestamp`` (ISO-8601 UTC instant to replay the project split),
+                ``by_patient``, ``none_patient_id_strategy``, ``stratify_by`` (an image
+                label or category identifier), and the ratios as ``name=fraction``
+                (e.g. ``train=0.8, val=0.2``).
         """
         from datamint.dataset.splitting import split_dataset
 
@@ -627,6 +680,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
         ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
         stratify_by=None)``; see :func:`datamint.dataset.splitting.kfold_dataset`.
+
+        Args:
+            k: Number of folds, from 2 to the number of resources (patients).
+            **kwargs: ``seed``, ``by_patient``, ``none_patient_id_strategy``,
+                ``stratify_by``, as for :meth:`split`.
         """
         from datamint.dataset.splitting import kfold_dataset
 
@@ -634,6 +692,10 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     def split_spec(self, spec: str, **split_kwargs: Any) -> DatamintBaseDataset:
         """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]")``.
+
+        Args:
+            spec: A split spec (``"train[:10%]+val"``; see :meth:`SplitResult.select`).
+            **split_kwargs: Arguments of :meth:`split`.
 
         Raises:
             SplitError: As :meth:`split` and :meth:`SplitResult.select`.
@@ -650,6 +712,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     def build_mlflow_dataset(self, name: str | None = None) -> Any:
         """An MLflow dataset carrying the project, the split and the resources.
+
+        Args:
+            name: The dataset name in MLflow; default ``<project>[/<split>]``.
 
         Raises:
             ImportError: Without the ``mlflow`` extra.
@@ -745,6 +810,14 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         what happens to the remainder); ``set_epoch(e)`` reshuffles. The items of one
         resource stay in one shard, so each node downloads only its share of the files.
         See :func:`datamint.dataset.streaming.stream`.
+
+        Args:
+            split: A split name of the project's splits to stream (None: every item).
+            **kwargs: ``chunk``, ``nchunks``, ``shuffle_buffer``, ``seed``, ``uneven``,
+                ``reshard`` of :func:`~datamint.dataset.streaming.stream`.
+
+        Returns:
+            A ``StreamDataset`` (an ``IterableDataset``) with ``set_epoch(epoch)``.
         """
         from datamint.dataset.streaming import stream
 
@@ -804,7 +877,15 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def get_dataloader(
         self, *args: Any, on_mismatch: str = "raise", **kwargs: Any
     ) -> DataLoader[dict[str, Any]]:
-        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
+        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`.
+
+        Args:
+            *args: Positional arguments of ``DataLoader`` after the dataset.
+            on_mismatch: What to do with arrays of different shapes in one batch:
+                ``'raise'`` (default), ``'pad'`` (zero-pad to the largest) or ``'list'``.
+            **kwargs: Keyword arguments of ``DataLoader`` (``batch_size``, ``shuffle``,
+                ``num_workers`` ...); ``collate_fn`` defaults to this dataset's.
+        """
         kwargs.setdefault("collate_fn", self.get_collate_fn(on_mismatch))
         return DataLoader(self, *args, **kwargs)
 

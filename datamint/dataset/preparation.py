@@ -1,7 +1,7 @@
 """Preparation: a project (or a resource list) to a dataset's resources, annotations and schema.
 
-This is the only place where a dataset talks to the server before items are read
-(contract §4.1 and §6.2): resolve the project, list its resources, search their
+This is the only place where a dataset talks to the server before items are read:
+resolve the project, list its resources, search their
 annotations in one body, read the worklists and segmentation groups, then filter.
 """
 
@@ -80,7 +80,7 @@ def _resolve_project(api: Api, project: str | Project) -> Project:
 
 
 def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[dict[str, Any]]:
-    """Full worklists of the project (contract §4.5), limited to ``wanted`` unless 'all'."""
+    """Full worklists of the project, limited to ``wanted`` unless 'all'."""
     items = []
     for item in api.get_project_worklists(project.id):
         item = dict(item)
@@ -140,7 +140,7 @@ def prepare(
     accepts: Callable[[Resource], bool],
     options: PrepareOptions,
 ) -> Prepared:
-    """Fetch and filter everything a dataset needs (contract §6.2).
+    """Fetch and filter everything a dataset needs.
 
     Args:
         api: The client.

@@ -8,7 +8,7 @@ Values: the stored values in the file's own dtype (int16 CT stays int16, in nati
 order) when the header's scaling is the identity (``scl_slope`` 0, NaN or 1 and
 ``scl_inter`` 0 or NaN, as nibabel reads them); otherwise nibabel's ``get_fdata()``
 (float64, scaling applied). Either way the values equal ``get_fdata()``'s. Datasets cast
-NIfTI items to float64 (contract §7.1) unless asked for the stored dtype
+NIfTI items to float64 unless asked for the stored dtype
 (``image_dtype='stored'``), so the decoded cache holds the compact stored dtype.
 
 Geometry: the file affine (sform if ``sform_code > 0``, else qform if ``qform_code > 0``,

@@ -3,7 +3,7 @@
 Layers, each calling only downward::
 
     app.py                    create_app(store_dir): FastAPI app, error handlers, request log
-    routes_*.py               one router per endpoint group (contract/API.md §4): reads in
+    routes_*.py               one router per endpoint group: reads in
                               routes_{projects,resources,annotations,worklists,splits,datasets},
                               writes in routes_resource_writes and routes_annotation_writes
     guard.py                  ASGI middleware: API key before any body byte, bounded bodies

@@ -6,8 +6,8 @@
   :func:`datamint.server.series_dicom.build_series_dicom`.)
 - A resource whose ``metadata`` lacks ``frame_count``/``width``/``height`` gets them from
   its file's header (:func:`~datamint.server.metadata.derive_metadata`).
-- Re-importing changed content must change what clients key their caches on (contract
-  §11.1): :func:`keep_or_restamp` keeps the stored ``created_at`` when the content is the
+- Re-importing changed content must change what clients key their caches on:
+  :func:`keep_or_restamp` keeps the stored ``created_at`` when the content is the
   same and moves it to now when the content changed.
 - Every imported file's header is read (:func:`datamint.readers.read_header`) and the
   files no reader can read are listed in a :class:`ReadCheck`: they are imported anyway
@@ -76,7 +76,7 @@ def fill_metadata(record: dict[str, Any], blob: Path) -> None:
 
 
 def keep_or_restamp(record: dict[str, Any], stored: dict[str, Any] | None, sha: str) -> None:
-    """Set ``created_at`` so that changed content is seen as changed (contract §11.1).
+    """Set ``created_at`` so that changed content is seen as changed.
 
     Same content as stored: ``created_at`` defaults to the stored one. Different content:
     ``created_at`` becomes now, unless the import gives a later instant. A new record's

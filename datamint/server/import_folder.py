@@ -17,7 +17,7 @@ Naming convention (also printed by ``datamint import --help``):
 
 Ids are UUIDv5 of the project name and the relative path (masks: and their content's
 sha256), so an import is idempotent, and an edited mask is a NEW annotation while the old
-one is soft-deleted (contract §11.1). A media file whose content changed keeps its id and
+one is soft-deleted. A media file whose content changed keeps its id and
 gets new ``sha256``/``size``/``created_at``. Files gone from the folder are soft-deleted.
 Metadata comes from each file's header. Every media and mask file's header is read; a
 file no reader can read is imported anyway and reported (``FolderReport.reads`` and a

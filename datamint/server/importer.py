@@ -12,11 +12,11 @@ nothing here knows a file name. What an import does:
   normal, per-frame positions (:mod:`datamint.server.series_dicom`); the same slices
   always give the same bytes and sha256. ``files`` stays in the record, as provenance;
 - records keep every key of the manifest and gain the keys the wire requires
-  (contract/API.md §4.3, §4.4); ``size``/``sha256`` describe the bytes actually served;
+  ``size``/``sha256`` describe the bytes actually served;
   timestamps are normalised to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``;
 - a resource whose ``metadata`` lacks ``frame_count``, ``width`` or ``height`` gets them
   from its file's header; re-imported content that changed gets a new ``created_at``
-  (contract §11.1), unchanged content keeps the stored one;
+  unchanged content keeps the stored one;
 - every resource and segmentation file's header is read; files no reader can read are
   imported anyway and listed in the ``reads`` a caller passes (``datamint import``
   prints them);

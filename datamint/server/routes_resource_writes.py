@@ -1,4 +1,4 @@
-"""Resource write routes (contract/API.md §4.7): upload, replace, publish, tags, delete.
+"""Resource write routes: upload, replace, publish, tags, delete.
 
 - ``POST /resources`` takes the existing client's multipart form (``resource`` file,
   ``mimetype``, ``channel``, ``modality``, ``tags`` comma-separated, ``metadata`` JSON,
@@ -12,7 +12,7 @@
   422 naming the problem. A ZIP holding one DICOM file gives that file; a ZIP without
   DICOM files is stored as sent.
 - ``PUT /resources/{id}/file`` replaces the content: new ``sha256``, ``size`` and
-  ``created_at`` (contract §11.1), same id.
+  ``created_at``, same id.
 - Deletes are soft: ``deleted: true`` with ``deleted_at`` and ``deleted_by``.
 """
 

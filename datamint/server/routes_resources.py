@@ -1,4 +1,4 @@
-"""Resource read routes (contract/API.md §4.3): the filtered list, channels, one resource,
+"""Resource read routes: the filtered list, channels, one resource,
 its file.
 
 ``GET /resources`` filters and orders in SQL; the ordered matches are cached per user and

@@ -15,7 +15,7 @@ Formats (``cache_format`` on the datasets):
   ``benchmarks/bench_codecs.py``: LZ4 decompresses a CT slice about 2x faster than
   zstd level 1 for about 0.25 instead of 0.21 of the raw size. Files written with
   another codec (earlier versions used zstd) read the same: blosc2 records the codec.
-* ``"npy.gz"``: the existing client's layout (contract §11.3): one gzip (level 4) of
+* ``"npy.gz"``: the existing client's layout: one gzip (level 4) of
   ``np.save`` per slice, read through a per-process LRU of decoded slices.
 
 Content check: :meth:`SliceFormat.chunk_checksums` gives one XXH3-64 checksum per chunk

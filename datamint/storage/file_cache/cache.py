@@ -55,7 +55,7 @@ class FileCache:
         return f"FileCache({str(self.root)!r})"
 
     def __reduce__(self) -> tuple[type[FileCache], tuple[str]]:
-        """Pickle as the root only (contract §14: spawned workers find the same entries)."""
+        """Pickle as the root only (so spawned DataLoader workers find the same entries)."""
         return (type(self), (str(self.root),))
 
     # ------------------------------------------------------------------ keys
