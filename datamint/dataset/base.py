@@ -527,16 +527,47 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         for i in range(len(self)):
             yield self[i]
 
-    def apply_alb_transform(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Not needed here: items come transformed. Kept for the existing client's name.
+    def apply_alb_transform(self, img: Any, targets: dict[str, Any]) -> dict[str, Any]:
+        """Run this dataset's ``alb_transform`` on an image and its targets, as the existing
+        client's method of the same name does (items come transformed already; this is for
+        arrays a user holds).
 
         Args:
-            item: An item of this dataset.
+            img: ``(C, H, W)`` (or ``(C, 1, H, W)`` in a 2-D image dataset) for a 2-D
+                transform, ``(C, D, H, W)`` for a volume (one draw replayed on every frame
+                and mask).
+            targets: Optional ``"masks"`` (annotator -> uint8 ``(N, [D,] H, W)``),
+                ``"boxes"`` (float32 ``(N, 4)`` pascal_voc pixels) and ``"box_labels"``
+                (int64 ``(N,)``); other keys are passed through.
 
         Returns:
-            ``item`` unchanged (the dataset's ``alb_transform`` already ran on it).
+            ``{"image": ..., **targets}`` with image, masks and boxes transformed.
+
+        Raises:
+            ValueError: Without an ``alb_transform``, or for an image of another rank.
         """
-        return item
+        if self._augment is None:
+            raise ValueError("alb_transform is not set; give one to the dataset or set_transform")
+        image = np.asarray(img)
+        if image.ndim == 4 and image.shape[1] == 1 and self._single_frame:
+            image = image[:, 0]
+        if image.ndim not in (3, 4):
+            raise ValueError(f"expected (C, H, W) or (C, D, H, W), got shape {image.shape}")
+        masks = targets.get("masks") or {}
+        instances = {a: [np.asarray(m, dtype=np.uint8) for m in ms] for a, ms in masks.items()}
+        boxes = None
+        if "boxes" in targets:
+            boxes = {"boxes": targets["boxes"], "box_labels": targets["box_labels"]}
+        if image.ndim == 3:
+            image, instances, boxes = self._augment.run_2d(image, instances, boxes)
+        else:
+            image, instances = self._augment.run_3d(image, instances)
+        out = {**targets, "image": image}
+        if "masks" in targets:
+            out["masks"] = {a: np.stack(ms) for a, ms in instances.items() if ms}
+        if boxes is not None:
+            out.update(boxes)
+        return out
 
     # -- what stays in the main process ----------------------------------------------
     def locate(self, index: int) -> tuple[int, int]:

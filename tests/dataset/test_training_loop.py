@@ -250,3 +250,15 @@ def test_sliced_classes_stay_the_documented_ones(demo_kwargs):
     assert isinstance(VolumeDataset(project="demo", **demo_kwargs).slice(0), SlicedVolumeDataset)
     frames = VideoDataset(project="demo", **demo_kwargs).frame_by_frame()
     assert isinstance(frames, SlicedVideoDataset) and frames.plane == "frame"
+
+
+def test_apply_alb_transform_runs_the_transform_on_given_arrays(demo_kwargs):
+    ds = ImageDataset(project="demo", alb_transform=alb.Resize(16, 24), **demo_kwargs)
+    image = np.zeros((1, 40, 30), np.float32)
+    mask = np.zeros((1, 40, 30), np.uint8)
+    mask[0, 10:20, 5:15] = 1
+    out = ds.apply_alb_transform(image, {"masks": {"a@x.org": mask}, "other": 3})
+    assert out["image"].shape == (1, 16, 24) and out["other"] == 3
+    assert out["masks"]["a@x.org"].shape == (1, 16, 24) and out["masks"]["a@x.org"].any()
+    with pytest.raises(ValueError, match="alb_transform is not set"):
+        ImageDataset(project="demo", **demo_kwargs).apply_alb_transform(image, {})
