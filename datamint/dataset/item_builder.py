@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from datamint.dataset.annotation_processor import AnnotationProcessor
+from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item
 from datamint.dataset.config import DatasetConfig
@@ -117,10 +118,13 @@ class ItemBuilder:
             )
         image = region.take(volume)
         cast = loader.item_dtype(resource)
-        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
-            cast is not None and image.dtype != cast
-        ):  # copy unless the slice is already a fresh array of the item's dtype
-            image = np.array(image, dtype=cast)
+        flags = image.flags if type(image) is np.ndarray else None
+        if (
+            flags is None
+            or not (flags.owndata and flags.writeable and flags.c_contiguous)
+            or (cast is not None and image.dtype != cast)
+        ):  # one contiguous copy, unless the slice is already a fresh array of the item's dtype
+            image = fresh_array(image, cast)
 
         processor, opts = self.processor, self.config.targets
         instances: dict[str, list[np.ndarray]] = {}
