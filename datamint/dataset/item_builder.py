@@ -23,6 +23,7 @@ masks for it, runs the transform, and assembles the keys of the item format:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.regions import Region
+from datamint.dataset.worker_memory import keep_freed_memory_in_worker
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import InvalidResourceError
 from datamint.geometry import Geometry
@@ -68,6 +70,7 @@ class ItemBuilder:
         self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._rules: dict[int, str] = {}
         self._views: dict[tuple[Any, ...], Any] = {}  # (version, plane) -> PlaneView | None
+        self._pid = 0  # the process this builder last built in (a fork inherits the builder)
 
     def build(
         self,
@@ -100,6 +103,9 @@ class ItemBuilder:
             ReaderError, AnnotationError, DownloadError: From decoding and targets; they
                 name the resource or annotation.
         """
+        if self._pid != os.getpid():  # first item in this process (a DataLoader worker?)
+            self._pid = os.getpid()
+            keep_freed_memory_in_worker()
         loader = self.loader
         plane = "" if spec is None else spec.name
         if spec is not None and spec.anatomical:
