@@ -71,6 +71,7 @@ from __future__ import annotations
 import gc
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -148,12 +149,26 @@ def leaves(batch: Any, path: str = "") -> dict[str, Any]:
     return {path: type(batch).__name__}
 
 
-def run_loader(make: Callable[[], DataLoader]) -> float:
-    """items/s of one epoch through the DataLoader ``make()`` builds (workers start inside)."""
-    start, n = time.perf_counter(), 0
-    for batch in make():
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its waited-for children (workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_loader(make: Callable[[], DataLoader]) -> tuple[float, float]:
+    """items/s of one epoch through the DataLoader ``make()`` builds (workers start inside),
+    and its CPU microseconds per item, main process and workers together (the workers exit
+    at the end of the epoch, so their time is counted)."""
+    loader = make()
+    start, cpu, n = time.perf_counter(), _cpu_seconds(), 0
+    for batch in loader:
         n += len(batch["image"])
-    return n / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    del loader, batch
+    return n / wall, (_cpu_seconds() - cpu) * 1e6 / n
 
 
 def item_batches(ds, n_items: int, by_resource: bool) -> list[list[int]]:
@@ -190,7 +205,7 @@ def floor_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
 
 def compare_items(
     ds, batches: list[list[int]], workers: int, plain: bool
-) -> dict[str, tuple[float, float, float, float]]:
+) -> dict[str, tuple[float, float, float, float, float, float]]:
     """Rates of ``ds`` through ``ds.get_dataloader`` (and a plain ``DataLoader`` when
     ``plain``) vs the ready-item floor, ``REPEATS`` interleaved epochs each.
 
@@ -199,7 +214,8 @@ def compare_items(
 
     Returns:
         ``{"get_dataloader" | "DataLoader": (items/s, x floor, lowest and highest ratio of
-        one repeat to the floor's epoch next to it)}``.
+        one repeat to the floor's epoch next to it, CPU us per item (main process and
+        workers), the floor's CPU per item / ours)}``: medians over the repeats.
 
     Raises:
         AssertionError: If a design's first batch holds other tensors than its floor's.
@@ -232,20 +248,29 @@ def compare_items(
     if plain and first["floor"] == first["floor, default_collate"]:
         del designs["floor, default_collate"]
         floors["DataLoader"] = "floor"
-    rates: dict[str, list[float]] = {name: [] for name in designs}
+    rates: dict[str, list[tuple[float, float]]] = {name: [] for name in designs}
     for _ in range(REPEATS):
         for name, make in designs.items():
             rates[name].append(run_loader(make))
     out = {}
     for name, floor_name in floors.items():
-        ours, base = rates[name], rates[floor_name]
+        ours, base = [r for r, _ in rates[name]], [r for r, _ in rates[floor_name]]
         paired = [a / b for a, b in zip(ours, base, strict=True)]
         median = statistics.median(ours)
-        out[name] = (median, median / statistics.median(base), min(paired), max(paired))
+        cpu = statistics.median(c for _, c in rates[name])
+        cpu_floor = statistics.median(c for _, c in rates[floor_name])
+        out[name] = (
+            median,
+            median / statistics.median(base),
+            min(paired),
+            max(paired),
+            cpu,
+            cpu_floor / cpu,
+        )
     return out
 
 
-def items_section(tmp: Path) -> list[tuple[str, str, int, str, float, float, float, float]]:
+def items_section(tmp: Path) -> list[tuple[Any, ...]]:
     """The item-format rows (module docstring)."""
     rows = []
     with serve_ct_project(tmp / "items", ITEM_VOLUMES, depths=(96, 96), size=256) as (url, key, _):
@@ -582,11 +607,12 @@ def main() -> None:
             rows = items_section(tmp)
             print(f"\nitems section: {time.perf_counter() - t0:.0f} s, {REPEATS} repeats")
             table(
-                "items | view | workers | loader | items/s | x floor | range",
+                "items | view | workers | loader | items/s | x floor | range "
+                "| CPU us/item | x floor CPU",
                 [
                     f"{label} | {what} | {w} | {loader} | {rate:.0f} | {ratio:.2f} "
-                    f"| {lo:.2f}-{hi:.2f}"
-                    for label, what, w, loader, rate, ratio, lo, hi in rows
+                    f"| {lo:.2f}-{hi:.2f} | {cpu:.0f} | {cpu_ratio:.2f}"
+                    for label, what, w, loader, rate, ratio, lo, hi, cpu, cpu_ratio in rows
                 ],
             )
         if "formats" in SECTIONS:
