@@ -579,6 +579,7 @@ def formats_section(tmp: Path) -> tuple[list, list, list]:
                 cache_dir=tmp / "vcache",
                 return_segmentations=False,
                 return_metainfo=False,
+                image_dtype="stored",  # uint8 RGB, as the CT rows keep int16
                 cache_format=fmt,
             ).frame_by_frame()
             frames.prefetch(progress=False, decode=True)
