@@ -29,7 +29,9 @@ different sizes do not stack), shuffled within each video and in batch order, ea
 ``VIDEO_PASSES`` times per epoch (the floor holds one tensor set per distinct frame).
 Each rate is the median of ``REPEATS`` epochs, interleaved (ours via ``get_dataloader``,
 ours via ``DataLoader``, floor, ...); ``x floor`` is the ratio of the medians and the range
-is that of the per-repeat ratios.
+is that of the per-repeat ratios. ``CPU us/item`` is the user + system time of the main
+process and its (exited) workers per item, and ``x floor CPU`` the floor's over ours: less
+swayed than wall-clock time by other jobs on a shared machine.
 
 **formats** (image tensors only, the cache formats' own cost). A CT project of
 ``N_VOLUMES`` anatomy-like 512x512x100-140 int16 NIfTI volumes, for each cache format
