@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.processor_methods import ProcessorMethods
 from datamint.dataset.regions import Region
@@ -135,7 +136,7 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{_describe(ann)}: mask shape (N, H, W) = {tuple(full.shape)} does not match "
                     f"the resource's {tuple(dhw)}"
                 )
-            add(ann.author, ann.identifier, np.array(region.take(full), dtype=np.uint8), ann)
+            add(ann.author, ann.identifier, fresh_array(region.take(full), np.uint8), ann)
         return out, codes
 
     @staticmethod
@@ -169,7 +170,7 @@ class AnnotationProcessor(ProcessorMethods):
                 out[index] |= frame2d[region.index]
             else:
                 out[index] |= frame2d[:, region.index]
-        return np.array(region.take(out)) if anatomical else out
+        return fresh_array(region.take(out)) if anatomical else out
 
     def encode_segmentations(
         self,

@@ -23,11 +23,13 @@ masks for it, runs the transform, and assembles the keys of the item format:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from datamint.dataset.annotation_processor import AnnotationProcessor
+from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item
 from datamint.dataset.config import DatasetConfig
@@ -42,6 +44,7 @@ from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
 from datamint.dataset.regions import Region
+from datamint.dataset.worker_memory import keep_freed_memory_in_worker
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import InvalidResourceError
 from datamint.geometry import Geometry
@@ -76,6 +79,7 @@ class ItemBuilder:
         self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._rules: dict[int, str] = {}
         self._views: dict[tuple[Any, ...], Any] = {}  # (version, plane) -> PlaneView | None
+        self._pid = 0  # the process this builder last built in (a fork inherits the builder)
 
     def build(
         self,
@@ -108,6 +112,9 @@ class ItemBuilder:
             ReaderError, AnnotationError, DownloadError: From decoding and targets; they
                 name the resource or annotation.
         """
+        if self._pid != os.getpid():  # first item in this process (a DataLoader worker?)
+            self._pid = os.getpid()
+            keep_freed_memory_in_worker()
         loader = self.loader
         plane = "" if spec is None else spec.name
         if spec is not None and spec.anatomical:
@@ -126,10 +133,13 @@ class ItemBuilder:
             )
         image = region.take(volume)
         cast = loader.item_dtype(resource)
-        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
-            cast is not None and image.dtype != cast
-        ):  # copy unless the slice is already a fresh array of the item's dtype
-            image = np.array(image, dtype=cast)
+        flags = image.flags if type(image) is np.ndarray else None
+        if (
+            flags is None
+            or not (flags.owndata and flags.writeable and flags.c_contiguous)
+            or (cast is not None and image.dtype != cast)
+        ):  # one contiguous copy, unless the slice is already a fresh array of the item's dtype
+            image = fresh_array(image, cast)
 
         processor, opts = self.processor, self.config.targets
         instances: dict[str, list[np.ndarray]] = {}
