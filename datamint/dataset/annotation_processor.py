@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.patch_region import PatchRegion
 from datamint.dataset.processor_methods import ProcessorMethods
 from datamint.dataset.regions import Region
 from datamint.entities import Annotation
@@ -142,7 +143,8 @@ class AnnotationProcessor(ProcessorMethods):
         members: Sequence[Annotation], dhw: Sequence[int], region: Region, masks: MaskSource
     ) -> np.ndarray:
         depth, height, width = dhw
-        anatomical = region.view is not None  # place frames in the stored volume, then cut
+        # place frames in the stored volume, then cut (anatomical slices, 3-D patches)
+        anatomical = region.view is not None or isinstance(region, PatchRegion)
         out = np.zeros(tuple(dhw) if anatomical else region.spatial_shape(dhw), dtype=np.uint8)
         for ann in members:
             frame = masks(ann)
