@@ -113,6 +113,8 @@ class PatchVolumeDataset(VolumeDataset):
                 "return_boxes is not supported with patches (boxes are 2-D pixel boxes of "
                 "whole slices); build the dataset with return_boxes=False"
             )
+        import blosc2  # noqa: F401 - imported before DataLoader workers fork: they share it
+
         new = parent._derive(cls=cls)
         new._patch_spec = spec
         new._epoch = PatchEpoch(epoch)

@@ -3,14 +3,15 @@
 The per-slice layouts (:mod:`datamint.storage.slice_formats`) serve one slice per chunk;
 a 3-D patch would decompress every slice it crosses, whole. This layout stores the
 ``(C, D, H, W)`` array unmoved as one blosc2 ``.b2nd`` file with chunks of
-``(C, 32, 64, 64)`` voxels split into blocks of ``(C, 16, 32, 32)`` (32 KiB of int16),
+``(C, 32, 64, 64)`` voxels split into blocks of ``(C, 8, 32, 32)`` (16 KiB of int16),
 LZ4 level 5 with byte shuffle for multi-byte dtypes (the codec of the slice layouts).
 blosc2 slicing decompresses only the blocks a box overlaps: a random 64^3 int16 box of a
-96x256x256 CT reads in about 0.25 ms on one core, against 1.3 ms from the axial slice
-layout and 0.04 ms for a copy out of RAM (numbers from a one-off run on the 2-core
-project machine; ``benchmarks/bench_patches.py`` measures the whole item path). The file
-is about 0.27 of the raw int16 bytes, like the slice layouts. It is written whatever the
-dataset's ``cache_format`` (blosc2 is a core dependency).
+96x256x256 CT read in 0.25-0.45 ms on one core (blocks of 16x32x32 or whole chunks:
+0.25-0.55 and 0.5-0.7 ms), against 1.3 ms from the axial slice layout and 0.04 ms for a
+copy out of RAM (one-off runs on the shared 2-core project machine;
+``benchmarks/bench_patches.py`` measures the whole item path). The file is about 0.27 of
+the raw int16 bytes, like the slice layouts. It is written whatever the dataset's
+``cache_format`` (blosc2 is a core dependency).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from datamint.storage.slice_formats import LayoutReader, b2nd_cparams
 __all__ = ["BOX_BLOCK", "BOX_CHUNK", "BoxFormat", "BoxReader"]
 
 BOX_CHUNK = (32, 64, 64)  # spatial chunk (D, H, W); C is always whole
-BOX_BLOCK = (16, 32, 32)  # spatial block inside a chunk
+BOX_BLOCK = (8, 32, 32)  # spatial block inside a chunk
 
 
 def _fit(shape: Sequence[int], wanted: Sequence[int]) -> tuple[int, ...]:

@@ -445,3 +445,23 @@ def test_pad_value_and_offline(project: dict[str, Any], tmp_path: Path, monkeypa
     for i, item in enumerate(items):
         assert np.array_equal(again[i]["image"], item["image"])
         assert np.array_equal(again[i]["location"], item["location"])
+
+
+def test_prefetch_decode_writes_the_chunked_layout(project: dict[str, Any], tmp_path: Path):
+    patches = VolumeDataset(cache_dir=tmp_path, **project["kwargs"]).patches(PATCH)
+    report = patches.prefetch(progress=False, decode=True, decode_workers=2)
+    assert report.decoded == len(SHAPES)
+    layouts = tmp_path / "arrays" / "slices"
+    assert len(list(layouts.rglob("chunks.json"))) == len(SHAPES)
+    assert not list(layouts.rglob("axial.json"))
+
+
+def test_the_patches_recipe_runs(demo_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ```python blocks of docs/patches.md, against the demo server."""
+    monkeypatch.setenv("DATAMINT_API_URL", demo_server.url)
+    monkeypatch.setenv("DATAMINT_API_KEY", demo_server.api_key)
+    text = (Path(__file__).parents[2] / "docs" / "patches.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/patches.md", "exec"), {})
