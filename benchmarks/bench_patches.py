@@ -17,6 +17,12 @@ main process runs torch with one thread (it only receives batches):
   ``set_epoch(e)``; masks are the default uint8 instance masks. Files are downloaded first
   (untimed, as the peers read local files); the first epoch decodes each volume into the
   3-D chunked cache and indexes its lesion voxels.
+* **datamint (int16 items)**: the same with ``image_dtype="stored"`` (the CT's int16, cast
+  on the GPU): half the bytes per item. Not part of the comparison (the peers give
+  float32), shown for what it saves.
+* **datamint (MALLOC_MMAP_THRESHOLD_=131072)**: the same, run with that glibc setting, so
+  freed item buffers (1 MiB each) go back to the kernel instead of staying in the
+  workers' heaps. Not part of the comparison either.
 * **MONAI CacheDataset**: ``LoadImaged`` (NibabelReader) + ``EnsureChannelFirstd`` cached in
   RAM (``cache_rate=1``), then ``RandCropByPosNegLabeld(pos=1, neg=2,
   num_samples=PER_VOLUME)`` per volume item, as MONAI's 3-D segmentation tutorials; batch 1
@@ -45,7 +51,7 @@ Usage: ``.venv/bin/python benchmarks/bench_patches.py`` with the ``bench`` extra
 (``.venv/bin/pip install "torch==2.13.0" monai torchio``); a peer that does not import is
 left out. ``N_VOLUMES`` (12), ``DEPTH`` (96), ``SIZE`` (256), ``PATCH`` (64),
 ``PER_VOLUME`` (16), ``EPOCHS`` (3), ``WORKERS`` (2), ``BATCH`` (16), ``PIPELINES``
-(comma-separated names) shorten a run.
+(names separated by ``;``) shorten a run.
 """
 
 from __future__ import annotations
@@ -83,7 +89,17 @@ LESION_RADIUS = float(os.environ.get("LESION_RADIUS", "5"))
 RATIO = 1 / 3
 EMAIL = "bench@example.org"
 FLOOR = "floor (one tensor)"
-PIPELINES = [FLOOR, "datamint", "MONAI CacheDataset", "MONAI PersistentDataset", "TorchIO Queue"]
+INT16 = "datamint (int16 items)"
+TRIMMED = "datamint (MALLOC_MMAP_THRESHOLD_=131072)"
+PIPELINES = [
+    FLOOR,
+    "datamint",
+    INT16,
+    TRIMMED,
+    "MONAI CacheDataset",
+    "MONAI PersistentDataset",
+    "TorchIO Queue",
+]
 DISK_BACKED = ["MONAI PersistentDataset", "TorchIO Queue"]
 
 
@@ -190,7 +206,9 @@ def _has_lesion(labels: torch.Tensor) -> int:
     return int((labels.reshape(len(labels), -1).amax(dim=1) > 0).sum())
 
 
-def datamint_epochs(cfg: dict[str, Any]) -> Iterator[Callable[[], tuple[int, int]]]:
+def datamint_epochs(
+    cfg: dict[str, Any], dtype: Any = np.float32
+) -> Iterator[Callable[[], tuple[int, int]]]:
     from torch.utils.data import DataLoader
 
     from datamint.dataset import VolumeDataset
@@ -199,8 +217,8 @@ def datamint_epochs(cfg: dict[str, Any]) -> Iterator[Callable[[], tuple[int, int
         project="lesions",
         server_url=cfg["url"],
         api_key=cfg["key"],
-        cache_dir=cfg["tmp"] + "/datamint-cache",
-        image_dtype=np.float32,
+        cache_dir=tempfile.mkdtemp(dir=cfg["tmp"]),
+        image_dtype=dtype,
         return_metainfo=False,
     )
     patches = volumes.patches(PATCH, PER_VOLUME, foreground_ratio=RATIO, label="lesion")
@@ -222,7 +240,7 @@ def datamint_epochs(cfg: dict[str, Any]) -> Iterator[Callable[[], tuple[int, int
         n = fg = 0
         for batch in loader:
             assert batch["image"].shape[1:] == (1, PATCH, PATCH, PATCH)
-            assert batch["image"].dtype == torch.float32
+            assert batch["image"].dtype == (torch.float32 if dtype is np.float32 else torch.int16)
             masks = torch.cat(list(batch["masks"].values()), dim=1)  # (B, N, ...) uint8
             n, fg = n + len(batch["image"]), fg + _has_lesion(masks)
         return n, fg
@@ -355,8 +373,10 @@ def child(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """Build pipeline ``name``, run its first epoch and ``EPOCHS`` warm ones; measure."""
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)  # the main process only receives batches; no OpenMP spinning
-    import datamint.dataset  # every child imports the same, before its baseline
-    import datamint.dataset.patch_dataset  # noqa: F401
+    import datamint.api  # every child imports the same, before its baseline
+    import datamint.dataset
+    import datamint.dataset.patch_dataset
+    import datamint.dataset.prefetch  # noqa: F401
 
     for module in ("monai.data", "monai.transforms", "torchio"):
         with contextlib.suppress(ImportError):
@@ -367,12 +387,16 @@ def child(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         make = floor_epochs(cfg)
     elif name == "datamint":
         make = datamint_epochs(cfg)
+    elif name == INT16:
+        make = datamint_epochs(cfg, "stored")
+    elif name == TRIMMED:
+        make = datamint_epochs(cfg)
     elif name.startswith("MONAI"):
         make = monai_epochs(cfg, persistent="Persistent" in name)
     else:
         make = torchio_epochs(cfg)
     run = next(make)
-    if name == "datamint":  # downloads are untimed: the peers read local files
+    if name.startswith("datamint"):  # downloads are untimed: the peers read local files
         start = time.perf_counter()
     n, fg = run()
     first_s = time.perf_counter() - start
@@ -401,7 +425,7 @@ def main() -> None:
     from datamint.server.store import ProjectStore
     from datamint.testing.server import running_server
 
-    chosen = [p.strip() for p in os.environ.get("PIPELINES", ",".join(PIPELINES)).split(",")]
+    chosen = [p.strip() for p in os.environ.get("PIPELINES", ";".join(PIPELINES)).split(";")]
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -427,6 +451,8 @@ def main() -> None:
                 for image, mask in pairs:  # the page cache warm for every pipeline alike
                     image.read_bytes(), mask.read_bytes()
                 env = {**os.environ, "BENCH_PATCHES_CFG": json.dumps(cfg)}
+                if name == TRIMMED:
+                    env["MALLOC_MMAP_THRESHOLD_"] = "131072"
                 proc = subprocess.run(
                     [sys.executable, __file__, "--child", name],
                     env=env,

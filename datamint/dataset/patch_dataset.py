@@ -34,6 +34,7 @@ class _Facts:
         self.dataset = dataset
         self._shapes: np.ndarray | None = None
         self._foreground: ForegroundIndex | None = None
+        self._found: dict[tuple[int, str | None], list[np.ndarray]] = {}
 
     def shape(self, position: int) -> tuple[int, int, int]:
         ds = self.dataset
@@ -48,6 +49,12 @@ class _Facts:
         return (int(row[0]), int(row[1]), int(row[2]))
 
     def foreground(self, position: int, label: str | None) -> list[np.ndarray]:
+        found = self._found.get((position, label))
+        if found is None:
+            found = self._found[(position, label)] = self._lookup(position, label)
+        return found
+
+    def _lookup(self, position: int, label: str | None) -> list[np.ndarray]:
         ds = self.dataset
         if self._foreground is None:
             self._foreground = ForegroundIndex(ds.loader, ds.processor)
@@ -59,7 +66,7 @@ class _Facts:
         return [v for v in found if len(v)]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "_shapes": None, "_foreground": None}
+        return {"dataset": self.dataset, "_shapes": None, "_foreground": None, "_found": {}}
 
 
 class PatchVolumeDataset(VolumeDataset):
