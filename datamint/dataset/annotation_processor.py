@@ -135,7 +135,10 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{_describe(ann)}: mask shape (N, H, W) = {tuple(full.shape)} does not match "
                     f"the resource's {tuple(dhw)}"
                 )
-            add(ann.author, ann.identifier, np.array(region.take(full), dtype=np.uint8), ann)
+            cut = region.take(full)  # a patch's is already a new uint8 array
+            if not isinstance(region, PatchRegion):
+                cut = np.array(cut, dtype=np.uint8)
+            add(ann.author, ann.identifier, cut, ann)
         return out, codes
 
     @staticmethod

@@ -196,13 +196,15 @@ class PatchRegion:
         """
         dhw = tuple(int(n) for n in array.shape[-3:])
         lo, hi = self._clipped(dhw)
-        if hasattr(array, "read_box"):
-            part = array.read_box(lo, hi)
+        dtype = np.dtype(array.dtype if dtype is None else dtype)
+        if hasattr(array, "read_box"):  # a new array of dtype
+            part = array.read_box(lo, hi, dtype)
+            if not self.needs_padding(dhw):
+                return part  # type: ignore[no-any-return]
         else:
             part = array[..., lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-        dtype = np.dtype(part.dtype if dtype is None else dtype)
-        if not self.needs_padding(dhw):
-            return np.array(part, dtype=dtype)
+            if not self.needs_padding(dhw):
+                return np.array(part, dtype=dtype)
         value = np.array(fill).astype(dtype)
         if not np.array_equal(value, np.array(fill), equal_nan=True):
             raise ValueError(f"pad value {fill!r} cannot be held exactly by {dtype}")

@@ -52,15 +52,30 @@ class BoxReader:
         import blosc2
 
         self._array = blosc2.open(str(path), mode="r", mmap_mode="r", dparams={"nthreads": 1})
+        self._dtype = np.dtype(self._array.dtype)
+        self._scratch = np.empty(0, dtype=self._dtype)
 
-    def read_box(self, start: Sequence[int], stop: Sequence[int]) -> np.ndarray:
+    def read_box(
+        self, start: Sequence[int], stop: Sequence[int], dtype: np.dtype | None = None
+    ) -> np.ndarray:
         """The stored ``[:, z0:z1, y0:y1, x0:x1]`` as a new ``(C, dz, dy, dx)`` array.
 
         Args:
             start, stop: ``(z0, y0, x0)`` and ``(z1, y1, x1)``, inside the volume.
+            dtype: The result's dtype (default: the stored one). Another dtype is
+                decompressed into a scratch buffer this reader reuses, then cast into
+                the result: one new array per box, not two.
         """
         (z0, y0, x0), (z1, y1, x1) = start, stop
-        return cast(np.ndarray, self._array[:, z0:z1, y0:y1, x0:x1])
+        if dtype is None or np.dtype(dtype) == self._dtype:
+            return cast(np.ndarray, self._array[:, z0:z1, y0:y1, x0:x1])
+        shape = (self._array.shape[0], z1 - z0, y1 - y0, x1 - x0)
+        n = int(np.prod(shape))
+        if self._scratch.size < n:
+            self._scratch = np.empty(n, dtype=self._dtype)
+        scratch = self._scratch[:n].reshape(shape)
+        self._array.get_slice_numpy(scratch, ((0, z0, y0, x0), (shape[0], z1, y1, x1)))
+        return scratch.astype(dtype)
 
     def read(self, index: int) -> np.ndarray:
         """Axial slice ``index`` as ``(C, H, W)`` (every chunk of that depth is read)."""

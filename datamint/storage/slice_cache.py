@@ -95,9 +95,10 @@ class StoredVolume:
             reader = self._cache._layout(self._key, self._key_fields, axis, self._decode)[1]
             return reader.read(index % n)
 
-    def read_box(self, start: Any, stop: Any) -> np.ndarray:
+    def read_box(self, start: Any, stop: Any, dtype: Any = None) -> np.ndarray:
         """The box ``[:, z0:z1, y0:y1, x0:x1]`` as a new ``(C, z1 - z0, y1 - y0, x1 - x0)``
-        array of the stored dtype, decompressing only the chunk blocks it overlaps.
+        array of ``dtype`` (default: the stored one), decompressing only the chunk blocks
+        it overlaps.
 
         The chunked layout is built on first use, from a stored slice layout when there
         is one (else by decoding, once per node, under the volume's lock).
@@ -119,14 +120,14 @@ class StoredVolume:
             raise IndexError(f"box {start}-{stop} is not inside a volume of shape {dhw}")
         reader = self._cache._layout(self._key, self._key_fields, BOX, self._decode)[1]
         try:
-            return reader.read_box(start, stop)  # type: ignore[attr-defined, no-any-return]
+            return reader.read_box(start, stop, dtype)  # type: ignore[attr-defined, no-any-return]
         except (RuntimeError, SystemError, ValueError, OSError) as exc:
             _LOG.warning(
                 "reading box %s-%s of %s failed (%r); reopening it", start, stop, self._key, exc
             )
             self._cache._memo().pop((self._key, BOX), None)
             reader = self._cache._layout(self._key, self._key_fields, BOX, self._decode)[1]
-            return reader.read_box(start, stop)  # type: ignore[attr-defined, no-any-return]
+            return reader.read_box(start, stop, dtype)  # type: ignore[attr-defined, no-any-return]
 
     def minimum(self) -> float | int:
         """The smallest stored value (recorded when the chunked layout was written)."""
