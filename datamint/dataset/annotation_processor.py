@@ -146,8 +146,8 @@ class AnnotationProcessor(ProcessorMethods):
         members: Sequence[Annotation], dhw: Sequence[int], region: Region, masks: MaskSource
     ) -> np.ndarray:
         depth, height, width = dhw
-        # place frames in the stored volume, then cut (anatomical slices, 3-D patches)
-        anatomical = region.view is not None or isinstance(region, PatchRegion)
+        patch = region if isinstance(region, PatchRegion) else None
+        anatomical = region.view is not None  # place frames in the stored volume, then cut
         out = np.zeros(tuple(dhw) if anatomical else region.spatial_shape(dhw), dtype=np.uint8)
         for ann in members:
             frame = masks(ann)
@@ -164,7 +164,11 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{depth} frames"
                 )
             frame2d = frame[0]
-            if region.axis is None or anatomical:
+            if patch is not None:  # the frame's rows and columns inside the patch, if any
+                k = index - patch.start[0]
+                if 0 <= k < patch.size[0]:
+                    out[k] |= patch.take_plane(frame2d)
+            elif region.axis is None or anatomical:
                 out[index] |= frame2d
             elif region.axis == 0:
                 if index == region.index:

@@ -177,6 +177,12 @@ class PatchRegion:
         out[:3, 3] = out[:3, :3] @ np.asarray(self.start, dtype=np.float64) + out[:3, 3]
         return out
 
+    def take_plane(self, plane: np.ndarray, fill: Any = 0) -> np.ndarray:
+        """The patch's rows and columns of one ``(H, W)`` plane of the volume, as a new
+        ``(size[1], size[2])`` array padded with ``fill`` (a frame mask inside a patch)."""
+        rows_cols = PatchRegion((0, self.start[1], self.start[2]), (1, self.size[1], self.size[2]))
+        return rows_cols.take(plane[None], fill)[0]
+
     def take(self, array: Any, fill: Any = 0, dtype: Any = None) -> np.ndarray:
         """Cut the patch from an array whose last three axes are ``(D, H, W)``.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import albumentations as alb
+import cv2
 import nibabel as nib
 import numpy as np
 import pytest
@@ -64,6 +65,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     masks[("vol1", "vessel", "alice")] = vessel
     for (stem, label, who), mask in masks.items():
         _save(mask, folder / f"{stem}__{label}__{who}.nii.gz")
+    frame = np.zeros(SHAPES["vol0"][1:], np.uint8)  # a frame-scoped mask: slice 10 of vol0
+    frame[28:33, 10:16] = 255
+    (folder / "vol0").mkdir()
+    cv2.imwrite(str(folder / "vol0" / "f010__lesion__carol.png"), frame)
+    masks[("vol0", "lesion", "carol")] = np.zeros(SHAPES["vol0"], np.uint8)
+    masks[("vol0", "lesion", "carol")][10] = frame > 0
     store_dir = tmp_path_factory.mktemp("patches-store")
     store = ProjectStore(store_dir)
     import_folder(store, folder, name="lesions", members=["owner@lab.org"])
@@ -465,3 +472,29 @@ def test_the_patches_recipe_runs(demo_server: Any, monkeypatch: pytest.MonkeyPat
     assert blocks
     for block in blocks:
         exec(compile(block, "docs/patches.md", "exec"), {})
+
+
+def test_demo_patches_equal_their_whole_volume_items(demo_kwargs: dict[str, Any]) -> None:
+    """Every demo volume (DICOM series and multi-frame, NIfTI, 2-D DICOM as depth 1):
+    patches equal the whole item cut at their location, masks included."""
+    volumes = VolumeDataset(project="demo", image_dtype="stored", **demo_kwargs)
+    patches = volumes.patches((4, 48, 40), per_volume=3, foreground_ratio=0.5, seed=8)
+    for position in range(len(volumes)):
+        whole = volumes[position]
+        for i in range(position * 3, position * 3 + 3):
+            item = patches[i]
+
+            def cut(array: np.ndarray, fill: Any, location: np.ndarray = item["location"]) -> Any:
+                start, stop = location[:3], location[3:]
+                before = np.maximum(-start, 0)
+                after = np.maximum(stop - np.array(array.shape[-3:]), 0)
+                pads = [(0, 0)] * (array.ndim - 3) + list(zip(before, after, strict=True))
+                padded = np.pad(array, pads, constant_values=fill)
+                lo = start + before
+                return padded[..., lo[0] : lo[0] + 4, lo[1] : lo[1] + 48, lo[2] : lo[2] + 40]
+
+            assert np.array_equal(item["image"], cut(whole["image"], whole["image"].min()))
+            assert set(item["masks"]) == set(whole["masks"])
+            for author, stack in whole["masks"].items():
+                assert np.array_equal(item["masks"][author], cut(stack, 0)), (i, author)
+                assert np.array_equal(item["mask_labels"][author], whole["mask_labels"][author])
