@@ -1,4 +1,4 @@
-"""One item's annotations to its target keys (contract §7.3 and §8).
+"""One item's annotations to its target keys.
 
 :class:`AnnotationProcessor` gathers each author's instance masks for a region of
 the resource (the whole volume, one slice, or the single frame of a 2-D image),
@@ -28,6 +28,7 @@ from datamint.targets.merge import (
     merge_categories,
     merge_image_labels,
     merge_semantic,
+    staple_semantic,
 )
 
 __all__ = ["AnnotationProcessor", "Region"]
@@ -87,7 +88,7 @@ class AnnotationProcessor(ProcessorMethods):
     ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]]]:
         """Each author's instance masks inside ``region``, and their 1-based codes.
 
-        Order within an author (contract §7.3): frame-scoped groups first, one instance
+        Order within an author: frame-scoped groups first, one instance
         per ``(author, identifier)`` with the group's frames placed at their
         ``frame_index`` (frames of one group on the same index are OR-ed), then
         image-scoped annotations in response order.
@@ -217,11 +218,14 @@ class AnnotationProcessor(ProcessorMethods):
             return {"masks": semantic}
         if not semantic:
             return {"masks": empty_semantic(n_classes, spatial)}
+        if strategy is MergeStrategy.STAPLE:
+            estimate = staple_semantic(semantic, n_classes)
+            return {"masks": estimate.probabilities, "staple": estimate}
         return {"masks": merge_semantic(semantic, strategy, n_classes)}
 
     # -- labels, categories, boxes -----------------------------------------------------
     def image_labels(self, annotations: Sequence[Annotation]) -> Any:
-        """``image_labels`` of contract §7.3 from image-scoped ``label`` annotations."""
+        """``image_labels`` from image-scoped ``label`` annotations."""
         names = self.schema.image_labels
         per_user: dict[str, list[int]] = {}
         for ann in annotations:
@@ -240,7 +244,7 @@ class AnnotationProcessor(ProcessorMethods):
         return merge_image_labels(vectors, strategy, len(names))
 
     def image_categories(self, annotations: Sequence[Annotation]) -> Any:
-        """``image_categories`` of contract §7.3: the first category of each user counts."""
+        """``image_categories``: the first category of each user counts."""
         categories = self.schema.categories
         per_user: dict[str, int] = {}
         for ann in annotations:

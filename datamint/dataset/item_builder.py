@@ -54,6 +54,7 @@ from datamint.exceptions import InvalidResourceError
 from datamint.geometry import Geometry
 from datamint.geometry_planes import plane_view
 from datamint.storage.slice_cache import BOX
+from datamint.targets.merge import SemanticStaple
 
 __all__ = ["ItemBuilder"]
 
@@ -67,8 +68,16 @@ class ItemBuilder:
         loader: This process's loader.
     """
 
-    def __init__(self, config: DatasetConfig, schema: LabelSchema, loader: ItemLoader) -> None:
+    def __init__(
+        self,
+        config: DatasetConfig,
+        schema: LabelSchema,
+        loader: ItemLoader,
+        annotators: tuple[str, ...] = (),
+    ) -> None:
         self.config = config
+        self.annotators = annotators
+        self._annotator_index = {a: i for i, a in enumerate(annotators)}
         self.loader = loader
         self.processor = AnnotationProcessor(schema, config.targets, loader.mask)
         # (resource version, axis) -> (affine of slice 0, step of the origin per slice)
@@ -180,11 +189,16 @@ class ItemBuilder:
             encoded = processor.encode_segmentations(instances, codes, tuple(image.shape[1:]))
             if standard and not opts.semantic:
                 encoded.setdefault("mask_labels", {})
+            staple = encoded.pop("staple", None)
             item.update(encoded)
+            if staple is not None:
+                item.update(self._staple_rates(staple))
         if boxes is not None:
             item.update(boxes)
         item["image_labels"] = processor.image_labels(annotations)
         item["image_categories"] = processor.image_categories(annotations)
+        if standard:
+            item["annotators"] = self._contributors(annotations)
         item["spacing"] = spacing_of(affine, image.ndim - 1)
         item["affine"] = affine
         if patch:
@@ -207,6 +221,30 @@ class ItemBuilder:
         if key not in self._minima:
             self._minima[key] = np.min(volume).item() if volume.size else 0
         return self._minima[key]
+
+    def _contributors(self, annotations: tuple[Annotation, ...]) -> np.ndarray:
+        """int32 ``(A,)``: 1 for each of the dataset's annotators with an annotation here."""
+        out = np.zeros(len(self.annotators), dtype=np.int32)
+        for ann in annotations:
+            position = self._annotator_index.get(ann.author)
+            if position is not None:
+                out[position] = 1
+        return out
+
+    def _staple_rates(self, staple: SemanticStaple) -> dict[str, np.ndarray]:
+        """STAPLE's per-annotator rates as float32 ``(A, L + 1)`` over the dataset's
+        annotators (rows of annotators who did not take part are NaN)."""
+        shape = (len(self.annotators), staple.sensitivity.shape[1])
+        rates = {"staple_sensitivity": staple.sensitivity, "staple_specificity": staple.specificity}
+        out = {}
+        for key, values in rates.items():
+            table = np.full(shape, np.nan, dtype=np.float32)
+            for row, author in enumerate(staple.authors):
+                position = self._annotator_index.get(author)
+                if position is not None:
+                    table[position] = values[row]
+            out[key] = table
+        return out
 
     def _rule(self, augment: TransformRunner) -> str:
         key = id(augment.transform)

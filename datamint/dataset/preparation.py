@@ -1,7 +1,7 @@
 """Preparation: a project (or a resource list) to a dataset's resources, annotations and schema.
 
-This is the only place where a dataset talks to the server before items are read
-(contract §4.1 and §6.2): resolve the project, list its resources, search their
+This is the only place where a dataset talks to the server before items are read:
+resolve the project, list its resources, search their
 annotations in one body, read the worklists and segmentation groups, then filter.
 """
 
@@ -19,7 +19,7 @@ from datamint.dataset.label_schema import (
     schema_from_worklists,
 )
 from datamint.entities import Annotation, Project, Resource
-from datamint.exceptions import DatamintDatasetException
+from datamint.exceptions import DatamintDatasetException, ItemNotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from datamint.api.client import Api
@@ -49,6 +49,8 @@ class Prepared:
         annotations: Per resource (parallel to ``resources``), its kept annotations.
         schema: Codes of classes, labels, categories and boxes.
         excluded: Resources of the project that this dataset class cannot represent.
+        annotators: Every author of the kept annotations, sorted; kept by :meth:`select`,
+            so the parts of a split share it.
     """
 
     project: Project | None
@@ -56,6 +58,7 @@ class Prepared:
     annotations: tuple[tuple[Annotation, ...], ...]
     schema: LabelSchema
     excluded: tuple[Resource, ...] = ()
+    annotators: tuple[str, ...] = ()
 
     def select(self, indices: Sequence[int]) -> Prepared:
         """A copy holding only ``resources[i]`` for ``i`` in ``indices`` (in that order)."""
@@ -77,7 +80,7 @@ def _resolve_project(api: Api, project: str | Project) -> Project:
 
 
 def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[dict[str, Any]]:
-    """Full worklists of the project (contract §4.5), limited to ``wanted`` unless 'all'."""
+    """Full worklists of the project, limited to ``wanted`` unless 'all'."""
     items = []
     for item in api.get_project_worklists(project.id):
         item = dict(item)
@@ -107,20 +110,43 @@ def _worklists(api: Api, project: Project, wanted: str | Sequence[Any]) -> list[
     return full
 
 
+def _given_resources(api: Api, given: Sequence[Resource | dict[str, Any] | str]) -> list[Resource]:
+    """Resources passed as entities, records or ids; ids are fetched (``GET /resources/{id}``).
+
+    Raises:
+        ItemNotFoundError: Naming every id the server does not know (or that is no UUID).
+    """
+    records, unknown = [], []
+    for item in given:
+        if isinstance(item, Resource):
+            records.append(item)
+        elif isinstance(item, str):
+            try:
+                records.append(Resource(api.get_resource(item)))
+            except (ItemNotFoundError, ValidationError):
+                unknown.append(item)
+        else:
+            records.append(Resource(item))
+    if unknown:
+        raise ItemNotFoundError(f"resources not found on the server: {', '.join(unknown)}")
+    return records
+
+
 def prepare(
     api: Api,
     *,
     project: str | Project | None,
-    resources: Sequence[Resource | dict[str, Any]] | None,
+    resources: Sequence[Resource | dict[str, Any] | str] | None,
     accepts: Callable[[Resource], bool],
     options: PrepareOptions,
 ) -> Prepared:
-    """Fetch and filter everything a dataset needs (contract §6.2).
+    """Fetch and filter everything a dataset needs.
 
     Args:
         api: The client.
         project: A project name (a UUID string is a name too) or a Project.
-        resources: Resources instead of a project.
+        resources: Resources instead of a project: entities, records, or resource ids
+            (each fetched with ``GET /resources/{id}``).
         accepts: Whether the dataset class can represent a resource (by kind/depth).
         options: Schema and filter settings.
 
@@ -128,7 +154,8 @@ def prepare(
         The prepared state.
 
     Raises:
-        ItemNotFoundError: If no project has that name.
+        ItemNotFoundError: If no project has that name, or a resource id is unknown (the
+            message lists every such id).
         DatamintDatasetException: On conflicting worklist schemas, or an annotation for
             a resource that was not asked for.
     """
@@ -136,7 +163,7 @@ def prepare(
     if proj is not None:
         records = [Resource(r) for r in api.get_project_resources(proj.id)]
     else:
-        records = [r if isinstance(r, Resource) else Resource(r) for r in resources or ()]
+        records = _given_resources(api, resources or ())
     records = [r for r in records if not _is_deleted(r)]
     kept = [r for r in records if accepts(r)]
     excluded = tuple(r for r in records if not accepts(r))
@@ -176,4 +203,7 @@ def prepare(
             continue
         final_resources.append(res)
         final_annotations.append(anns)
-    return Prepared(proj, tuple(final_resources), tuple(final_annotations), schema, excluded)
+    annotators = tuple(sorted({a.author for anns in final_annotations for a in anns}))
+    return Prepared(
+        proj, tuple(final_resources), tuple(final_annotations), schema, excluded, annotators
+    )

@@ -46,7 +46,7 @@ class ProcessorMethods:
 
     @staticmethod
     def get_author(ann: Annotation) -> str:
-        """``created_by``, falling back to ``created_by_model``, then ``"unknown"`` (§7.1)."""
+        """``created_by``, falling back to ``created_by_model``, then ``"unknown"``."""
         return ann.author
 
     def resolve_seg_code(self, identifier: str) -> int:
@@ -125,7 +125,7 @@ class ProcessorMethods:
     ) -> tuple[np.ndarray | None, int]:
         """Frame masks of one ``(author, identifier)`` group in a zero ``(depth, H, W)`` volume.
 
-        Masks on the same frame are OR-ed (one rule everywhere, contract §14).
+        Masks on the same frame are OR-ed (one rule in every dataset class).
 
         Returns:
             ``(uint8 (depth, H, W) or None when the group is empty, code)``.
@@ -182,7 +182,7 @@ class ProcessorMethods:
     def load_segmentations(
         self, annotations: Iterable[Annotation], depth: int
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[Any]]]:
-        """Every segmentation per author, frame groups first (contract §7.3).
+        """Every segmentation per author, frame groups first.
 
         Returns:
             ``(author -> uint8 (N, depth, H, W), author -> int32 (N,), author -> annotations)``.
@@ -226,7 +226,7 @@ class ProcessorMethods:
         strategy: str,
         output_shape: Sequence[int] | None = None,
     ) -> np.ndarray | torch.Tensor:
-        """Merge per-author semantic masks ``(L+1, *spatial)`` (§8.1).
+        """Merge per-author semantic masks ``(L+1, *spatial)``.
 
         Args:
             segmentations: author -> ndarray or tensor.
@@ -271,13 +271,13 @@ class ProcessorMethods:
         ).image_categories(annotations)  # type: ignore[call-arg,attr-defined]
 
     def merge_image_labels(self, labels: Mapping[str, torch.Tensor], strategy: str) -> torch.Tensor:
-        """Merge per-user multi-hot labels (§8.2); int32 ``(n_labels,)``."""
+        """Merge per-user multi-hot labels; int32 ``(n_labels,)``."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
         return merge_image_labels(labels, rule, len(self.schema.image_labels))
 
     def merge_image_categories(self, categories: Mapping[str, Any], strategy: str) -> torch.Tensor:
-        """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else multi-hot."""
+        """Merge per-user category indices: ``mode`` -> int64 scalar, else multi-hot."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
         return merge_categories(

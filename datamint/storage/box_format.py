@@ -12,11 +12,21 @@ copy out of RAM (one-off runs on the shared 2-core project machine;
 ``benchmarks/bench_patches.py`` measures the whole item path). The file is about 0.27 of
 the raw int16 bytes, like the slice layouts. It is written whatever the dataset's
 ``cache_format`` (blosc2 is a core dependency).
+
+Content check: as for the slice layouts, the sidecar keeps one XXH3-64 checksum of each
+chunk's compressed bytes (:meth:`BoxFormat.chunk_checksums`, chunks in C order over the
+chunk grid), and a read checks every chunk the box overlaps before decompressing it (a
+64^3 box overlaps 2 to 12 chunks), so a damaged chunk raises
+:class:`~datamint.exceptions.CacheCorruptedError` naming the file instead of decoding
+into wrong values. The check adds about 0.1 ms to a random 64^3 int16 box of a
+96x256x256 volume read as float32 (0.55-0.62 against 0.46-0.49 ms; one-off run on the
+shared 2-core project machine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +35,8 @@ from typing import cast
 
 import numpy as np
 
+from datamint.exceptions import CacheCorruptedError
+from datamint.storage.integrity import checksum_bytes
 from datamint.storage.slice_formats import LayoutReader, b2nd_cparams
 
 __all__ = ["BOX_BLOCK", "BOX_CHUNK", "BoxFormat", "BoxReader"]
@@ -41,19 +53,62 @@ def _fit(shape: Sequence[int], wanted: Sequence[int]) -> tuple[int, ...]:
     )
 
 
+def _corrupted(path: Path, what: str, exc: BaseException | None = None) -> CacheCorruptedError:
+    detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    return CacheCorruptedError(f"cache file {path}: {what}{detail}")
+
+
 class BoxReader:
-    """An open chunked layout: boxes, slices and the whole array.
+    """An open chunked layout: boxes, slices and the whole array, each chunk read checked.
 
     Args:
         path: The ``.b2nd`` file (opened memory-mapped, one decompression thread).
+        sums: The checksum of every chunk (:meth:`BoxFormat.chunk_checksums`), or ``None``
+            to read unchecked.
+
+    Raises:
+        CacheCorruptedError: If the file cannot be opened as a blosc2 array, or holds
+            another number of chunks than ``sums``.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sums: Sequence[int] | None = None) -> None:
         import blosc2
 
-        self._array = blosc2.open(str(path), mode="r", mmap_mode="r", dparams={"nthreads": 1})
-        self._dtype = np.dtype(self._array.dtype)
+        self._path = path
+        try:
+            self._array = blosc2.open(str(path), mode="r", mmap_mode="r", dparams={"nthreads": 1})
+            self.shape: tuple[int, ...] | None = tuple(int(n) for n in self._array.shape)
+            self._dtype = np.dtype(self._array.dtype)
+            self._schunk = self._array.schunk
+            nchunks = int(self._schunk.nchunks)
+            chunks = tuple(int(n) for n in self._array.chunks)
+        except Exception as exc:  # blosc2 raises many types on damaged headers
+            raise _corrupted(path, "cannot be opened as a blosc2 array", exc) from exc
+        self.dtype: np.dtype | None = self._dtype
+        self._chunks = chunks
+        self._grid = tuple(-(-n // c) for n, c in zip(self.shape, chunks, strict=True))
+        self._sums = None if sums is None else list(sums)
+        if self._sums is not None and len(self._sums) != nchunks:
+            raise _corrupted(path, f"holds {nchunks} chunks, its sidecar lists {len(self._sums)}")
         self._scratch = np.empty(0, dtype=self._dtype)
+
+    def _check(self, start: Sequence[int], stop: Sequence[int]) -> None:
+        """Check every chunk that ``[:, z0:z1, y0:y1, x0:x1]`` overlaps."""
+        if self._sums is None:
+            return
+        ranges = [
+            range(a // c, -(-b // c)) if b > a else range(0)
+            for a, b, c in zip(start, stop, self._chunks[1:], strict=True)
+        ]
+        _, _, gy, gx = self._grid
+        for iz, iy, ix in itertools.product(*ranges):
+            index = (iz * gy + iy) * gx + ix
+            try:
+                chunk = self._schunk.get_chunk(index)
+            except Exception as exc:  # any failure of the codec library on damaged bytes
+                raise _corrupted(self._path, f"chunk {index} cannot be read", exc) from exc
+            if checksum_bytes(chunk) != self._sums[index]:
+                raise _corrupted(self._path, f"chunk {index} does not match its checksum")
 
     def read_box(
         self, start: Sequence[int], stop: Sequence[int], dtype: np.dtype | None = None
@@ -65,25 +120,34 @@ class BoxReader:
             dtype: The result's dtype (default: the stored one). Another dtype is
                 decompressed into a scratch buffer this reader reuses, then cast into
                 the result: one new array per box, not two.
+
+        Raises:
+            CacheCorruptedError: If a chunk the box overlaps fails its checksum or cannot
+                be decoded.
         """
         (z0, y0, x0), (z1, y1, x1) = start, stop
-        if dtype is None or np.dtype(dtype) == self._dtype:
-            return cast(np.ndarray, self._array[:, z0:z1, y0:y1, x0:x1])
-        shape = (self._array.shape[0], z1 - z0, y1 - y0, x1 - x0)
-        n = int(np.prod(shape))
-        if self._scratch.size < n:
-            self._scratch = np.empty(n, dtype=self._dtype)
-        scratch = self._scratch[:n].reshape(shape)
-        self._array.get_slice_numpy(scratch, ((0, z0, y0, x0), (shape[0], z1, y1, x1)))
+        self._check(start, stop)
+        try:
+            if dtype is None or np.dtype(dtype) == self._dtype:
+                return cast(np.ndarray, self._array[:, z0:z1, y0:y1, x0:x1])
+            shape = (self._array.shape[0], z1 - z0, y1 - y0, x1 - x0)
+            n = int(np.prod(shape))
+            if self._scratch.size < n:
+                self._scratch = np.empty(n, dtype=self._dtype)
+            scratch = self._scratch[:n].reshape(shape)
+            self._array.get_slice_numpy(scratch, ((0, z0, y0, x0), (shape[0], z1, y1, x1)))
+        except Exception as exc:  # any failure of the codec library on damaged bytes
+            raise _corrupted(self._path, f"box {start}-{stop} cannot be decoded", exc) from exc
         return scratch.astype(dtype)
 
     def read(self, index: int) -> np.ndarray:
         """Axial slice ``index`` as ``(C, H, W)`` (every chunk of that depth is read)."""
-        return cast(np.ndarray, self._array[:, index])
+        _, _, h, w = self._array.shape
+        return self.read_box((index, 0, 0), (index + 1, h, w))[:, 0]
 
     def read_all(self) -> np.ndarray:
-        """The whole ``(C, D, H, W)`` array."""
-        return cast(np.ndarray, self._array[...])
+        """The whole ``(C, D, H, W)`` array (every chunk checked)."""
+        return self.read_box((0, 0, 0), tuple(self._array.shape[1:]))
 
 
 class BoxFormat:
@@ -115,6 +179,15 @@ class BoxFormat:
             raise
         return [path]
 
-    def open(self, base: Path, files: list[Path]) -> LayoutReader:
-        """Open the layout written at ``base``."""
-        return BoxReader(files[0])
+    def chunk_checksums(self, files: list[Path]) -> list[int]:
+        """The XXH3-64 of every chunk's compressed bytes of the file just written."""
+        import blosc2
+
+        schunk = blosc2.open(str(files[0]), mode="r").schunk
+        return [checksum_bytes(schunk.get_chunk(k)) for k in range(schunk.nchunks)]
+
+    def open(
+        self, base: Path, files: list[Path], sums: Sequence[int] | None = None
+    ) -> LayoutReader:
+        """Open the layout written at ``base``; ``sums`` turns on the per-chunk check."""
+        return BoxReader(files[0], sums)

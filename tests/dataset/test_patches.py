@@ -24,7 +24,7 @@ import datamint.dataset.loading as loading
 from datamint.dataset import VolumeDataset
 from datamint.dataset.aggregation import PatchAggregator, gaussian_importance
 from datamint.dataset.patch_dataset import PatchVolumeDataset
-from datamint.exceptions import ValidationError
+from datamint.exceptions import DatamintWarning, ValidationError
 from datamint.server.import_folder import import_folder
 from datamint.server.store import ProjectStore
 from datamint.storage.box_format import BoxReader
@@ -494,7 +494,55 @@ def test_demo_patches_equal_their_whole_volume_items(demo_kwargs: dict[str, Any]
                 return padded[..., lo[0] : lo[0] + 4, lo[1] : lo[1] + 48, lo[2] : lo[2] + 40]
 
             assert np.array_equal(item["image"], cut(whole["image"], whole["image"].min()))
+            assert set(item) == set(whole) | {"location"}  # the standard keys, and where
+            assert np.array_equal(item["annotators"], whole["annotators"])
             assert set(item["masks"]) == set(whole["masks"])
             for author, stack in whole["masks"].items():
                 assert np.array_equal(item["masks"][author], cut(stack, 0)), (i, author)
                 assert np.array_equal(item["mask_labels"][author], whole["mask_labels"][author])
+
+
+def test_a_damaged_chunk_is_rebuilt_with_a_warning(project: dict[str, Any], tmp_path: Path) -> None:
+    """A flipped byte inside a chunk of ``chunks.b2nd`` (same size, same mtime) is caught
+    by the chunk's checksum when a box reads it: the layout is removed, a warning names
+    it, and the patch comes from the rebuilt layout."""
+    volumes = VolumeDataset(
+        cache_dir=tmp_path, image_dtype="stored", return_segmentations=False, **project["kwargs"]
+    ).filter(filename_pattern="*vol0.nii.gz")
+    grid = volumes.grid(PATCH, overlap=0)
+    expected = [grid[i]["image"] for i in range(len(grid))]
+    (path,) = (tmp_path / "arrays" / "slices").rglob("chunks.b2nd")
+    import blosc2
+
+    schunk = blosc2.open(str(path)).schunk
+    chunk = bytes(schunk.get_chunk(schunk.nchunks - 1))
+    raw = bytearray(path.read_bytes())
+    at = raw.rindex(chunk) + len(chunk) // 2  # a byte inside the last chunk's payload
+    raw[at] ^= 0xFF
+    stat = path.stat()
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    fresh = VolumeDataset(
+        cache_dir=tmp_path, image_dtype="stored", return_segmentations=False, **project["kwargs"]
+    ).filter(filename_pattern="*vol0.nii.gz")
+    again = fresh.grid(PATCH, overlap=0)
+    with pytest.warns(DatamintWarning, match="chunks.b2nd") as caught:
+        got = [again[i]["image"] for i in range(len(again))]
+    assert len([w for w in caught if issubclass(w.category, DatamintWarning)]) == 1
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_the_digest_names_the_patch_settings(project: dict[str, Any], tmp_path: Path) -> None:
+    volumes = VolumeDataset(cache_dir=tmp_path, **project["kwargs"])
+    digests = {
+        volumes.digest,
+        volumes.patches(PATCH).digest,
+        volumes.patches(PATCH, seed=1).digest,
+        volumes.patches((8, 8, 8)).digest,
+        volumes.grid(PATCH).digest,
+        volumes.grid(PATCH, overlap=0).digest,
+    }
+    assert len(digests) == 6
+    assert volumes.patches(PATCH).digest == volumes.patches(PATCH).digest
