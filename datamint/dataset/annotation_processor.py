@@ -17,6 +17,7 @@ import torch
 
 from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.patch_region import PatchRegion
 from datamint.dataset.processor_methods import ProcessorMethods
 from datamint.dataset.regions import Region
 from datamint.entities import Annotation
@@ -136,7 +137,10 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{_describe(ann)}: mask shape (N, H, W) = {tuple(full.shape)} does not match "
                     f"the resource's {tuple(dhw)}"
                 )
-            add(ann.author, ann.identifier, fresh_array(region.take(full), np.uint8), ann)
+            cut = region.take(full)  # a patch's is already a new uint8 array
+            if not isinstance(region, PatchRegion):
+                cut = fresh_array(cut, np.uint8)
+            add(ann.author, ann.identifier, cut, ann)
         return out, codes
 
     @staticmethod
@@ -144,6 +148,7 @@ class AnnotationProcessor(ProcessorMethods):
         members: Sequence[Annotation], dhw: Sequence[int], region: Region, masks: MaskSource
     ) -> np.ndarray:
         depth, height, width = dhw
+        patch = region if isinstance(region, PatchRegion) else None
         anatomical = region.view is not None  # place frames in the stored volume, then cut
         out = np.zeros(tuple(dhw) if anatomical else region.spatial_shape(dhw), dtype=np.uint8)
         for ann in members:
@@ -161,7 +166,11 @@ class AnnotationProcessor(ProcessorMethods):
                     f"{depth} frames"
                 )
             frame2d = frame[0]
-            if region.axis is None or anatomical:
+            if patch is not None:  # the frame's rows and columns inside the patch, if any
+                k = index - patch.start[0]
+                if 0 <= k < patch.size[0]:
+                    out[k] |= patch.take_plane(frame2d)
+            elif region.axis is None or anatomical:
                 out[index] |= frame2d
             elif region.axis == 0:
                 if index == region.index:

@@ -10,7 +10,8 @@ masks for it, runs the transform, and assembles the keys of the item format:
 ``"standard"`` (default)
     ``image``, the target keys, ``spacing``, ``affine`` and, with ``return_metainfo``,
     ``metainfo`` = ``{"resource_id", "filename", "modality", "plane", "index"}`` (str,
-    str, str, str, int; ``plane`` ``""`` and ``index`` -1 for whole resources and 2-D images).
+    str, str, str, int; ``plane`` ``""`` and ``index`` -1 for whole resources and 2-D images;
+    ``"patch"`` and the patch's number within its volume for 3-D patches).
     Only arrays, numbers and strings: every item pickles cheaply into and out of
     DataLoader workers, and fixed-shape items batch with torch's default collate.
 ``"client"``
@@ -19,6 +20,11 @@ masks for it, runs the transform, and assembles the keys of the item format:
     ``{"slice_axis", "slice_index", "parent", "geometry"}``), ``annotations`` (the
     ``Annotation`` entities), ``resource`` (the ``Resource``), the target keys, plus
     ``spacing`` and ``affine``.
+
+3-D patches (a :class:`~datamint.dataset.patch_region.PatchRegion`) are read from the
+volume's chunked layout (only the chunks they overlap), padded where they leave the volume
+(image: the region's ``fill``, else the volume's minimum; masks: 0), and carry
+``location``: int64 ``(6,)`` ``(d0, h0, w0, d1, h1, w1)`` in the stored volume's voxels.
 """
 
 from __future__ import annotations
@@ -43,12 +49,14 @@ from datamint.dataset.item_geometry import (
 from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
+from datamint.dataset.patch_region import PatchRegion
 from datamint.dataset.regions import Region
 from datamint.dataset.worker_memory import keep_freed_memory_in_worker
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import InvalidResourceError
 from datamint.geometry import Geometry
 from datamint.geometry_planes import plane_view
+from datamint.storage.slice_cache import BOX
 from datamint.targets.merge import SemanticStaple
 
 __all__ = ["ItemBuilder"]
@@ -80,6 +88,7 @@ class ItemBuilder:
         self._rules: dict[int, str] = {}
         self._views: dict[tuple[Any, ...], Any] = {}  # (version, plane) -> PlaneView | None
         self._pid = 0  # the process this builder last built in (a fork inherits the builder)
+        self._minima: dict[tuple[Any, ...], Any] = {}  # version -> minimum of a memory map
 
     def build(
         self,
@@ -96,8 +105,9 @@ class ItemBuilder:
         Args:
             resource: The resource.
             annotations: Its annotations after every filter.
-            region: The whole resource, or one slice (``Region(axis, index)``: for an
-                anatomical ``spec``, ``index`` counts toward S, A or R).
+            region: The whole resource, one slice (``Region(axis, index)``: for an
+                anatomical ``spec``, ``index`` counts toward S, A or R), or a 3-D patch
+                (``PatchRegion``).
             spec: What a sliced view cuts (None for whole resources and 2-D images);
                 anatomical planes are resolved here from the resource's geometry.
             augment: The dataset's albumentations transform, if any.
@@ -107,8 +117,9 @@ class ItemBuilder:
             An :class:`~datamint.dataset.collate.Item` (module docstring for the keys).
 
         Raises:
-            InvalidResourceError: If a 2-D image has several frames, or the file has fewer
-                slices than its metadata promised.
+            InvalidResourceError: If a 2-D image has several frames, the file has fewer
+                slices than its metadata promised, or another shape than a patch was
+                drawn for.
             ReaderError, AnnotationError, DownloadError: From decoding and targets; they
                 name the resource or annotation.
         """
@@ -119,8 +130,17 @@ class ItemBuilder:
         plane = "" if spec is None else spec.name
         if spec is not None and spec.anatomical:
             region = self._anatomical(resource, region, spec)
-        volume = loader.image(resource, axis_hint=region.axis)  # (C, D, H, W), opened once
+        patch = isinstance(region, PatchRegion)
+        plane = "patch" if patch else plane
+        hint = BOX if patch else region.axis
+        volume = loader.image(resource, axis_hint=hint)  # (C, D, H, W), opened once
         dhw = tuple(int(n) for n in volume.shape[1:])
+        if patch and region.dhw is not None and tuple(region.dhw) != dhw:
+            raise InvalidResourceError(
+                f"resource {resource.id} ({resource.filename}): its patch was drawn for a "
+                f"volume of (D, H, W) = {tuple(region.dhw)} (from its metadata), the file has "
+                f"{dhw}"
+            )
         if single_frame and dhw[0] != 1:
             raise InvalidResourceError(
                 f"resource {resource.id} ({resource.filename}) has {dhw[0]} frames; ImageDataset "
@@ -131,8 +151,14 @@ class ItemBuilder:
                 f"resource {resource.id} ({resource.filename}): its metadata promised slice "
                 f"{region.index} along {plane or region.axis}, the file has {dhw[region.axis]}"
             )
-        image = region.take(volume)
         cast = loader.item_dtype(resource)
+        if patch:
+            fill = region.fill
+            if fill is None and region.needs_padding(dhw):
+                fill = self._minimum(resource, volume)
+            image = region.take(volume, fill=0 if fill is None else fill, dtype=cast)
+        else:
+            image = region.take(volume)
         flags = image.flags if type(image) is np.ndarray else None
         if (
             flags is None
@@ -149,7 +175,7 @@ class ItemBuilder:
                 annotations, dhw, region, lambda ann: loader.mask_on_image(ann, resource)
             )
         boxes = None
-        if opts.return_boxes:  # boxes are in the stored layout's pixels
+        if opts.return_boxes and not patch:  # boxes are in the stored layout's pixels
             stored = region.stored_index_in(dhw)
             raw = region if region.axis is None else Region(region.axis, stored)
             boxes = processor.boxes(annotations, raw)
@@ -185,6 +211,8 @@ class ItemBuilder:
             item["annotators"] = self._contributors(annotations)
         item["spacing"] = spacing_of(affine, image.ndim - 1)
         item["affine"] = affine
+        if patch:
+            item["location"] = region.location
         if standard and self.config.return_metainfo:
             item["metainfo"] = {
                 "resource_id": resource.id,
@@ -194,6 +222,15 @@ class ItemBuilder:
                 "index": region.index if plane else -1,
             }
         return item
+
+    def _minimum(self, resource: Resource, volume: Any) -> Any:
+        """The smallest value of the cached volume (the default pad value of patches)."""
+        if hasattr(volume, "minimum"):
+            return volume.minimum()
+        key = self.loader.version(resource)
+        if key not in self._minima:
+            self._minima[key] = np.min(volume).item() if volume.size else 0
+        return self._minima[key]
 
     def _contributors(self, annotations: tuple[Annotation, ...]) -> np.ndarray:
         """int32 ``(A,)``: 1 for each of the dataset's annotators with an annotation here."""
@@ -247,6 +284,8 @@ class ItemBuilder:
     def _affine(self, resource: Resource, region: Region, dhw: tuple[int, ...]) -> np.ndarray:
         """The item's affine; slices reuse the volume's slice-0 affine and per-slice step."""
         geometry = self.loader.geometry(resource)
+        if isinstance(region, PatchRegion):
+            return region.shift_affine(item_affine(geometry, Region()))
         if region.axis is None:
             return item_affine(geometry, region)
         view = region.view

@@ -6,6 +6,7 @@ The two decoded caches share ``<root>/arrays``; their entries, as the writers la
     arrays/slices/<key[:2]>/<key>/<axis>.json        SliceCache sidecar: the layout's format and
     arrays/slices/<key[:2]>/<key>/<axis>.b2nd        every file with size, mtime and sha256;
     arrays/slices/<key[:2]>/<key>/<axis>/<k>.npy.gz  lock <key>.lock beside the volume folder
+    arrays/slices/<key[:2]>/<key>/chunks.b2nd + .json  the 3-D chunked layout (patches)
 
 (:mod:`datamint.storage.array_cache`, :mod:`datamint.storage.slice_cache`). A file belongs
 to an array or layout only when a readable sidecar claims it, so the formats are read from
@@ -26,14 +27,13 @@ from typing import Any
 
 import filelock
 
-from datamint.geometry import PLANES
 from datamint.storage.array_cache import check_npy_entry
 from datamint.storage.file_cache.maintenance import VerifyReport
 from datamint.storage.hashing import file_sha256
 from datamint.storage.integrity import seal_problem
 from datamint.storage.layout import ARRAYS_DIR
 from datamint.storage.locks import DEFAULT_LOCK_TIMEOUT_S, key_lock
-from datamint.storage.slice_cache import SLICES_DIR
+from datamint.storage.slice_cache import LAYOUTS, SLICES_DIR
 from datamint.storage.slice_formats import FORMATS
 
 __all__ = [
@@ -145,7 +145,7 @@ def _layout_entry(entry: Path) -> DecodedEntry:
     found = DecodedEntry(entry, layout=True)
     files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
     claimed: set[Path] = set()
-    for axis in PLANES:
+    for axis in LAYOUTS:
         sidecar = entry / f"{axis}.json"
         meta = _read_json(sidecar)
         try:
