@@ -53,9 +53,11 @@ def ct_volume(depth: int, size: int = 512, seed: int = 0) -> np.ndarray:
 
 
 def write_ct_project(
-    root: Path, n_volumes: int, depths: tuple[int, int] = (100, 140)
+    root: Path, n_volumes: int, depths: tuple[int, int] = (100, 140), size: int = 512
 ) -> list[np.ndarray]:
     """Write ``n_volumes`` CT volumes as ``ct/vol_XX.nii.gz`` plus ``project.json`` under ``root``.
+
+    Each volume is ``(D, size, size)`` with ``D`` drawn from ``depths`` (inclusive).
 
     Returns:
         The volumes as ``(D, H, W)`` int16, in resource order.
@@ -65,7 +67,7 @@ def write_ct_project(
     (root / "ct").mkdir(parents=True, exist_ok=True)
     for i in range(n_volumes):
         depth = int(rng.integers(depths[0], depths[1] + 1))
-        vol = ct_volume(depth, seed=i)
+        vol = ct_volume(depth, size=size, seed=i)
         rel = f"ct/vol_{i:02d}.nii.gz"
         nib.save(
             nib.Nifti1Image(
@@ -82,7 +84,7 @@ def write_ct_project(
                 "patient_id": f"P{i:03d}",
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "size": len(data),
-                "metadata": {"frame_count": depth, "width": 512, "height": 512},
+                "metadata": {"frame_count": depth, "width": size, "height": size},
             }
         )
         volumes.append(vol)
@@ -114,9 +116,12 @@ def write_ct_project(
 
 
 @contextmanager
-def serve_ct_project(tmp: Path, n_volumes: int) -> Iterator[tuple[str, str, list[np.ndarray]]]:
-    """Generate, import and serve the CT project; yields ``(server_url, api_key, volumes)``."""
-    volumes = write_ct_project(tmp / "project", n_volumes)
+def serve_ct_project(
+    tmp: Path, n_volumes: int, depths: tuple[int, int] = (100, 140), size: int = 512
+) -> Iterator[tuple[str, str, list[np.ndarray]]]:
+    """Generate, import and serve the CT project (``write_ct_project``'s ``depths`` and
+    ``size``); yields ``(server_url, api_key, volumes)``."""
+    volumes = write_ct_project(tmp / "project", n_volumes, depths, size)
     store = ProjectStore(tmp / "store")
     import_project(store, tmp / "project", members=[EMAIL])
     key = store.create_user(EMAIL)

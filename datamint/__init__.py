@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Api": "datamint.api.client",
+    "Context": "datamint.catalog",
     "DatamintBaseDataset": "datamint.dataset.base",
     "DatamintDatasetException": "datamint.exceptions",
     "ImageDataset": "datamint.dataset.image_dataset",
@@ -29,8 +30,11 @@ _LAZY = {
     "VideoDataset": "datamint.dataset.video_dataset",
     "VolumeDataset": "datamint.dataset.volume_dataset",
     "build_dataset": "datamint.dataset.factory",
+    "find_dataset": "datamint.catalog",
+    "get_dataset": "datamint.catalog",
+    "prepare_dataset": "datamint.catalog",
 }
-_SUBMODULES = ("dataset",)
+_SUBMODULES = ("dataset", "variants")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

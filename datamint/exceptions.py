@@ -1,6 +1,6 @@
 """Every error and warning that datamint raises.
 
-The tree keeps the names of the existing Datamint client (contract §12) and adds a
+The tree keeps the names of the existing Datamint client and adds a
 builtin as second parent where one fits, so ``except ValueError`` around ``split()``
 or ``except LookupError`` around a lookup keeps working::
 
@@ -22,7 +22,7 @@ or ``except LookupError`` around a lookup keeps working::
     │   └── OfflineCacheMissError              # offline, and a file or record was never synced
     ├── ReaderError
     │   ├── UnsupportedFormatError(ValueError)
-    │   └── InvalidResourceError(ValueError)   # decodes, but breaks the contract
+    │   └── InvalidResourceError(ValueError)   # decodes, but shape/geometry/tags invalid
     └── DatamintDatasetException
         ├── AnnotationError(ValueError)        # mask/image shape mismatch, unknown label
         ├── SplitError(ValueError)             # ratios, missing assignments, snapshots
@@ -131,7 +131,7 @@ class ApiKeyRejectedError(AuthenticationError, NetworkError):
     """The connectivity probe reached the server and it answered 401.
 
     Both an :class:`AuthenticationError` (the key is wrong) and a
-    :class:`NetworkError` (the contract's type for every failed probe, §2.2).
+    :class:`NetworkError` (the type of every failed connectivity probe).
     """
 
 
@@ -184,7 +184,7 @@ class UnsupportedFormatError(ReaderError, ValueError):
 
 
 class InvalidResourceError(ReaderError, ValueError):
-    """The file decodes, but breaks the contract (shape, geometry, tags)."""
+    """The file decodes, but its shape, geometry or tags are invalid."""
 
 
 class DatamintDatasetException(DatamintException):

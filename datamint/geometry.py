@@ -203,6 +203,9 @@ class Geometry:
     def to_space(self, space: str) -> Geometry:
         """Return the same geometry expressed in ``space`` (``"RAS"`` or ``"LPS"``).
 
+        Args:
+            space: ``"RAS"`` or ``"LPS"``.
+
         Raises:
             ValueError: If ``space`` is unknown.
         """
@@ -272,6 +275,10 @@ class Geometry:
 
         Compares in this geometry's space; ``n_axis``, ``calibration`` and the frame
         interval (relative tolerance 1e-6) must match too.
+
+        Args:
+            other: The geometry to compare with (any space).
+            atol_mm: Absolute tolerance per affine entry, in mm.
         """
         other = other.to_space(self.space)
         if (self.n_axis, self.calibration) != (other.n_axis, other.calibration):
@@ -297,6 +304,10 @@ class Geometry:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Geometry:
         """Rebuild a geometry from :meth:`to_dict` output.
+
+        Args:
+            data: A mapping with ``affine`` (4x4) and optionally ``space``,
+                ``frame_interval_s``, ``n_axis`` and ``calibration``.
 
         Raises:
             KeyError: If ``affine`` is missing.

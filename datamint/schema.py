@@ -1,8 +1,8 @@
-"""Wire rules shared by the client and the reference server (contract §5).
+"""Wire rules shared by the client and the reference server.
 
 One home for the rules that read a Resource or Annotation record, so that the
-client and the server cannot drift apart: the resource *kind* (§5.1), its depth,
-width and height (§5.2), the patient id, and the annotation field renames (§4.4).
+client and the server cannot drift apart: the resource *kind*, its depth,
+width and height, the patient id, and the annotation field renames.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-#: Annotation ``type`` values of contract §4.4.
+#: Annotation ``type`` values the REST API uses.
 ANNOTATION_TYPES = (
     "segmentation",
     "label",
@@ -83,7 +83,7 @@ _KIND_RULES: tuple[
 
 
 def resource_kind(record: Mapping[str, Any]) -> ResourceKind:
-    """Classify a Resource record (contract §5.1).
+    """Classify a Resource record.
 
     Kinds are tried from the highest priority down (dicom, nifti 50; volume 30;
     video 20; image 10); a kind matches when any one of its storage names, mimetypes
@@ -126,7 +126,7 @@ def _video_stream(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def resource_depth(record: Mapping[str, Any]) -> int:
-    """Number of slices or frames of a resource, from its ``metadata`` (contract §5.2).
+    """Number of slices or frames of a resource, from its ``metadata``.
 
     Images have depth 1. Volumes (dicom, nifti, volume) read ``metadata.frame_count``.
     Videos read ``frame_count``, else ``streams[i].nb_frames`` of the first video stream.
@@ -171,14 +171,14 @@ def resource_size_hw(record: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 def resource_patient_id(record: Mapping[str, Any]) -> str | None:
-    """Patient id: ``patient_id``, falling back to ``metadata.PatientID`` (contract §5.2)."""
+    """Patient id: ``patient_id``, falling back to ``metadata.PatientID``."""
     pid = record.get("patient_id")
     if pid in (None, ""):
         pid = (record.get("metadata") or {}).get("PatientID")
     return None if pid in (None, "") else str(pid)
 
 
-# Wire name -> alternative wire name (contract §4.4 renames).
+# Wire name -> alternative wire name.
 _ANNOTATION_ALIASES = {
     "identifier": "name",
     "type": "annotation_type",
@@ -188,7 +188,7 @@ _ANNOTATION_ALIASES = {
 
 
 def annotation_field(record: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """Read an Annotation field accepting either wire spelling (contract §4.4)."""
+    """Read an Annotation field accepting either wire spelling."""
     if record.get(key) is not None:
         return record[key]
     alias = _ANNOTATION_ALIASES.get(key)

@@ -1,6 +1,6 @@
 """Where datamint finds its API key, server URL and cache root, and how long it waits.
 
-Sources for the key and the URL, first match wins (contract §2.1):
+Sources for the key and the URL, first match wins:
 
 =============  ==================  ====================  ===================  ===========
 Setting        1. argument         2. environment        3. YAML config key   4. built-in
@@ -46,8 +46,11 @@ __all__ = [
     "LONG_TIMEOUT_S",
     "MISSING_API_KEY_MESSAGE",
     "cache_root",
+    "check_server_url",
     "config_path",
     "endpoint_timeout_s",
+    "find_api_key",
+    "find_server_url",
     "offline_requested",
     "read_config",
     "resolve_api_key",
@@ -162,6 +165,66 @@ def _first_non_empty(*values: Any) -> str | None:
     return None
 
 
+def find_api_key(api_key: str | None = None) -> str | None:
+    """Return the API key from the first source that has one, or ``None``.
+
+    Sources in order: ``api_key``, ``DATAMINT_API_KEY``, the config file's ``api_key``
+    (blank values count as missing).
+
+    Args:
+        api_key: Explicit key; wins over every other source.
+
+    Returns:
+        The key, stripped; ``None`` when no source has one.
+
+    Raises:
+        ValidationError: If the config file has to be read and cannot be parsed.
+    """
+    found = _first_non_empty(api_key, os.environ.get(ENV_API_KEY))
+    if found is None:
+        found = _first_non_empty(read_config().get(CONFIG_KEY_API_KEY))
+    return found
+
+
+def find_server_url(server_url: str | None = None) -> str | None:
+    """Return the server URL from the first source that has one, or ``None``.
+
+    Sources in order: ``server_url``, ``DATAMINT_API_URL``, the config file's
+    ``default_api_url`` (blank values count as missing). The URL is not checked.
+
+    Args:
+        server_url: Explicit URL; wins over every other source.
+
+    Returns:
+        The URL without a trailing ``/``; ``None`` when no source has one.
+
+    Raises:
+        ValidationError: If the config file has to be read and cannot be parsed.
+    """
+    found = _first_non_empty(server_url, os.environ.get(ENV_API_URL))
+    if found is None:
+        found = _first_non_empty(read_config().get(CONFIG_KEY_API_URL))
+    return None if found is None else found.rstrip("/")
+
+
+def check_server_url(url: str) -> str:
+    """Return ``url`` without a trailing ``/`` if it is an ``http://`` or ``https://`` URL.
+
+    Args:
+        url: The server base URL.
+
+    Returns:
+        The URL without a trailing ``/``.
+
+    Raises:
+        ValidationError: If the URL does not start with ``http://`` or ``https://``.
+    """
+    url = url.strip().rstrip("/")
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValidationError(f"server URL must start with http:// or https://, got {url!r}")
+    return url
+
+
 def resolve_api_key(api_key: str | None = None) -> str:
     """Return the API key from the first source that has one (argument, env, YAML).
 
@@ -176,9 +239,7 @@ def resolve_api_key(api_key: str | None = None) -> str:
             :data:`MISSING_API_KEY_MESSAGE`.
         ValidationError: If the config file has to be read and cannot be parsed.
     """
-    found = _first_non_empty(api_key, os.environ.get(ENV_API_KEY))
-    if found is None:
-        found = _first_non_empty(read_config().get(CONFIG_KEY_API_KEY))
+    found = find_api_key(api_key)
     if found is None:
         raise AuthenticationError(MISSING_API_KEY_MESSAGE)
     return found
@@ -198,19 +259,14 @@ def resolve_server_url(server_url: str | None = None) -> str:
             if the URL is not ``http://`` or ``https://``, or if the config file cannot
             be parsed.
     """
-    found = _first_non_empty(server_url, os.environ.get(ENV_API_URL))
-    if found is None:
-        found = _first_non_empty(read_config().get(CONFIG_KEY_API_URL))
+    found = find_server_url(server_url)
     if found is None:
         raise ValidationError(
             "Datamint server URL not provided! Pass server_url=, set the environment "
             f"variable {ENV_API_URL}, or store {CONFIG_KEY_API_URL!r} in {config_path()} "
-            "(e.g. with `datamint config --default-url URL`)."
+            "(e.g. with `datamint config --url URL`)."
         )
-    url = found.rstrip("/")
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValidationError(f"server URL must start with http:// or https://, got {url!r}")
-    return url
+    return check_server_url(found)
 
 
 def cache_root() -> Path:

@@ -46,7 +46,12 @@ def dataset_accessors(dataset: Any) -> tuple[MasksOf, SpacingOf]:
 
         loader, processor = dataset.loader, dataset.processor
         dhw = tuple(loader.header(resources[index]).shape[1:])
-        instances, codes = processor.instances(annotations[index], dhw, Region(), loader.mask)
+        instances, codes = processor.instances(
+            annotations[index],
+            dhw,
+            Region(),
+            lambda ann: loader.mask_on_image(ann, resources[index]),
+        )
         out: dict[str, dict[str, np.ndarray]] = {}
         for author, masks in instances.items():
             per_label = out.setdefault(author, {})
@@ -140,7 +145,8 @@ def project_agreement(
 
     Args:
         project: The project name.
-        server_url, api_key: As for datasets (argument > environment > config file).
+        server_url: Server base URL; default ``DATAMINT_API_URL``, then the config file.
+        api_key: API key; default ``DATAMINT_API_KEY``, then the config file.
         cache_dir: Cache root; default ``DATAMINT_CACHE_DIR`` or the user cache dir.
         labels: Only these labels / category identifiers.
         annotators: Only these annotators.

@@ -39,7 +39,12 @@ def _short(name: str) -> str:
 
 
 def heatmap_size_px(n_labels: int, dpi: int = DPI) -> tuple[int, int]:
-    """The ``(width, height)`` in pixels of a heatmap with ``n_labels`` panels."""
+    """The ``(width, height)`` in pixels of a heatmap with ``n_labels`` panels.
+
+    Args:
+        n_labels: Number of label panels.
+        dpi: Dots per inch the PNG is written with.
+    """
     return round(PANEL_SIZE_IN[0] * n_labels * dpi), round(PANEL_SIZE_IN[1] * dpi)
 
 

@@ -89,7 +89,8 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice coefficient ``2 |A ∩ B| / (|A| + |B|)`` (Dice 1945); 1.0 when both are empty.
 
     Args:
-        a, b: Masks of one shape, any dtype (non-zero is inside).
+        a: The first mask, any dtype (non-zero is inside).
+        b: The second mask, of the same shape.
 
     Returns:
         A float in [0, 1].
@@ -107,7 +108,8 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     ``|A ∩ B| / (|A| + |B| - |A ∩ B|)``.
 
     Args:
-        a, b: Masks of one shape, any dtype (non-zero is inside).
+        a: The first mask, any dtype (non-zero is inside).
+        b: The second mask, of the same shape.
 
     Returns:
         A float in [0, 1].
@@ -176,7 +178,8 @@ def surface_distances(
     """Directed surface distances, A's surface to B's and B's to A's, in mm.
 
     Args:
-        a, b: Masks of one shape (2-D or 3-D; non-zero is inside).
+        a: The first mask, 2-D or 3-D (non-zero is inside).
+        b: The second mask, of the same shape.
         spacing: Voxel size in mm along each axis of the masks, e.g. ``(D, H, W)``
             spacing; ``None`` entries are allowed only on axes of length 1.
 
@@ -233,7 +236,8 @@ def assd(a: np.ndarray, b: np.ndarray, spacing: Spacing) -> float:
     ``(Σ_{x ∈ ∂A} d(x, ∂B) + Σ_{y ∈ ∂B} d(y, ∂A)) / (|∂A| + |∂B|)``.
 
     Args:
-        a, b: Masks of one shape (2-D or 3-D).
+        a: The first mask, 2-D or 3-D (non-zero is inside).
+        b: The second mask, of the same shape.
         spacing: Voxel size in mm per axis (module docstring for ``None``).
 
     Returns:
@@ -253,7 +257,8 @@ def hd95(a: np.ndarray, b: np.ndarray, spacing: Spacing, percentile: float = 95.
     (linear interpolation); ``percentile=100`` is the classic Hausdorff distance.
 
     Args:
-        a, b: Masks of one shape (2-D or 3-D).
+        a: The first mask, 2-D or 3-D (non-zero is inside).
+        b: The second mask, of the same shape.
         spacing: Voxel size in mm per axis (module docstring for ``None``).
         percentile: In [0, 100].
 
@@ -278,8 +283,9 @@ def compare_masks(a: np.ndarray, b: np.ndarray, spacing: Spacing) -> MaskAgreeme
     """Dice, IoU, ASSD and HD95 of two masks (module docstring for the definitions).
 
     Args:
-        a, b: Masks of one shape (2-D or 3-D; any dtype, non-zero is inside), e.g.
-            bool ``(D, H, W)``.
+        a: The first mask, 2-D or 3-D, any dtype (non-zero is inside), e.g. bool
+            ``(D, H, W)``.
+        b: The second mask, of the same shape.
         spacing: Voxel size in mm along each axis, e.g. ``(D, H, W)`` spacing; None, or
             None along an axis longer than 1, leaves the distances ``nan``.
 

@@ -155,6 +155,9 @@ class AgreementTable:
     def where(self, **equals: Any) -> AgreementTable:
         """The rows whose columns equal the given values, e.g. ``where(kind="segmentation")``.
 
+        Args:
+            **equals: Column name -> value; a row is kept when every column equals its value.
+
         Raises:
             KeyError: If a name is not a column.
         """
@@ -169,7 +172,11 @@ class AgreementTable:
         return AgreementTable(keep)
 
     def labels(self, kind: str = "segmentation") -> list[str]:
-        """The labels with rows of ``kind``, in order of first appearance."""
+        """The labels with rows of ``kind``, in order of first appearance.
+
+        Args:
+            kind: ``"segmentation"``, ``"image_label"`` or ``"category"``.
+        """
         return list(
             dict.fromkeys(
                 label
@@ -248,11 +255,15 @@ class SegmentationSummary:
         n_pairs: Rows (annotator pairs x resources).
         n_resources: Resources with at least one pair.
         annotators: Annotators in those pairs, sorted.
-        dice_mean, dice_std, dice_min: Over the rows (``dice_std`` with ddof=1, ``nan``
-            for a single row).
+        dice_mean: Mean Dice over the rows.
+        dice_std: Standard deviation of Dice over the rows (ddof=1; ``nan`` for a single
+            row).
+        dice_min: Lowest Dice over the rows.
         iou_mean: Mean IoU.
-        assd_median_mm, hd95_median_mm: Medians over the rows with a finite distance
-            (``nan`` if none).
+        assd_median_mm: Median ASSD in mm over the rows with a finite distance (``nan`` if
+            none).
+        hd95_median_mm: Median HD95 in mm over the rows with a finite distance (``nan`` if
+            none).
         n_one_empty: Rows where exactly one annotator's mask is empty (infinite distance).
         worst: Up to 3 resources with the lowest mean Dice, lowest first.
     """

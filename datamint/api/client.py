@@ -35,7 +35,7 @@ class Api(
     SplitEndpoints,
     DownloadEndpoints,
 ):
-    """Client of the Datamint REST API (the endpoints of contract §4 that datasets use).
+    """Client of the Datamint REST API (the endpoints that datasets use).
 
     Methods return the server's JSON (dicts and lists), keeping unknown keys.
 

@@ -1,6 +1,6 @@
 """The one place where HTTP statuses and transport failures become datamint exceptions.
 
-Mapping (contract §3.3):
+Mapping:
 
 ======================  ==========================================================
 Status / failure        Exception

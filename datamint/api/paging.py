@@ -1,4 +1,4 @@
-"""Turning list responses into items, and walking offset/limit pages (contract §3.2).
+"""Turning list responses into items, and walking offset/limit pages.
 
 Response shapes, normalised by :func:`unwrap_items`:
 

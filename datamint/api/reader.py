@@ -48,6 +48,10 @@ class ProjectReader(Downloader, Protocol):
         """One project record (``GET /projects/{id}``)."""
         ...
 
+    def get_resource(self, resource_id: str) -> JsonRecord:
+        """One resource record (``GET /resources/{id}``)."""
+        ...
+
     def get_project_resources(self, project_id: str) -> Sequence[JsonRecord]:
         """Every resource record of a project (``GET /projects/{id}/resources``); a
         sequence whose items are fresh dicts (``Api`` answers a compact

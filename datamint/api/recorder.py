@@ -25,7 +25,7 @@ __all__ = ["FORWARDED", "ManifestRecorder"]
 
 _T = TypeVar("_T")
 
-FORWARDED = ("download_resource_file", "download_segmentation_file")
+FORWARDED = ("download_resource_file", "download_segmentation_file", "get_resource")
 """Methods of :class:`ProjectReader` passed to the wrapped reader unrecorded."""
 
 
@@ -163,6 +163,15 @@ class ManifestRecorder:
         )
 
     # ------------------------------------------------------------------ forwarded
+
+    def get_resource(self, resource_id: str) -> JsonRecord:
+        """Forward ``get_resource`` to the wrapped client (nothing recorded: the dataset's
+        resources are recorded from the prepared state).
+
+        Raises:
+            DatamintException: The wrapped client's error.
+        """
+        return self._api.get_resource(resource_id)
 
     def download_resource_file(
         self,

@@ -1,7 +1,7 @@
 """Sync a project into the local cache: its manifest and every file, in parallel.
 
 :func:`sync_project` is what ``datamint download --project NAME`` runs: it fetches what
-dataset preparation needs (contract §4.1) through a
+dataset preparation needs through a
 :class:`~datamint.api.recorder.ManifestRecorder`, writes the project manifest, then
 downloads every resource file (and segmentation file) that is not cached yet with a
 bounded thread pool, and writes the manifest again with the files' hashes. After it, the

@@ -5,33 +5,38 @@ from typing import Annotated
 
 import typer
 
+from datamint.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    ApiKeyOption,
+    JsonOption,
+    ProjectOption,
+    QuietOption,
+    ServerUrlOption,
+    connection,
+    fail,
+    library_errors,
+    note,
+)
+
 __all__ = ["agreement", "register"]
 
 
 def agreement(
-    project: Annotated[str, typer.Option("--project", help="Project name (exact).")],
-    server_url: Annotated[
-        str | None,
-        typer.Option(
-            "--server-url", help="Server base URL; else DATAMINT_API_URL or the config file."
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", help="API key; else DATAMINT_API_KEY or the config file."),
-    ] = None,
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help="Print the summary and every row as JSON instead of text."),
-    ] = False,
+    project: ProjectOption,
+    server_url: ServerUrlOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
     plot: Annotated[
         Path | None,
         typer.Option(
             "--plot",
+            metavar="PNG",
             help="Write a PNG heatmap of mean pairwise Dice per label (needs matplotlib).",
             dir_okay=False,
         ),
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Compare every two annotators of a project, label by label.
 
@@ -39,8 +44,10 @@ def agreement(
     Image labels and categories: Cohen's kappa per pair, Fleiss' kappa.
     Prints per label the mean Dice ± std, the number of pairs and the 3
     resources with the lowest mean Dice. Annotators who did not annotate a
-    resource are not counted as disagreeing. Exits with 2 when the server
-    cannot be used or the project is unknown, 1 when the heatmap fails.
+    resource are not counted as disagreeing.
+
+    Exit codes: 0 ok; 1 the heatmap could not be drawn; 2 usage or configuration error
+    (no key or URL, unknown project, server unreachable).
 
     \f
     Args:
@@ -49,6 +56,7 @@ def agreement(
         api_key: API key (argument > ``DATAMINT_API_KEY`` > config file). Never printed.
         as_json: Print ``{"project", "summary", "rows"}`` as JSON (``nan``/``inf`` as null).
         plot: Where to write the heatmap PNG.
+        quiet: No progress bar and no message about the heatmap.
 
     Raises:
         typer.Exit: With code 2 when the project could not be read, 1 when the plot
@@ -57,15 +65,12 @@ def agreement(
     import json
 
     from datamint.agreement import project_agreement
-    from datamint.exceptions import DatamintException
 
-    try:
+    url, key = connection(server_url, api_key)
+    with library_errors(EXIT_USAGE):
         table = project_agreement(
-            project, server_url=server_url, api_key=api_key, progress=not as_json
+            project, server_url=url, api_key=key, progress=not (as_json or quiet)
         )
-    except DatamintException as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
     summary = table.summary()
     if as_json:
         payload = {"project": project, "summary": summary.to_dict(), "rows": table.to_dicts(True)}
@@ -79,9 +84,8 @@ def agreement(
         try:
             drawn = plot_dice_heatmap(table, plot)
         except (ImportError, ValueError) as exc:
-            typer.echo(f"error: cannot draw the heatmap: {exc}", err=True)
-            raise typer.Exit(code=1) from None
-        typer.echo(f"heatmap of {', '.join(drawn)} written to {plot}", err=True)
+            fail(f"cannot draw the heatmap: {exc}", EXIT_FAILURE)
+        note(f"heatmap of {', '.join(drawn)} written to {plot}", quiet)
 
 
 def register(app: typer.Typer) -> None:

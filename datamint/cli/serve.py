@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
+from datamint.cli.common import EXIT_USAGE, fail
+
 __all__ = ["log_config", "register", "serve"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -14,16 +16,32 @@ def serve(
     store: Annotated[
         Path,
         typer.Option(
-            "--store", help="Store folder, filled with `datamint import`.", file_okay=False
+            "--store",
+            metavar="DIR",
+            help="Store folder, filled with `datamint import`.",
+            file_okay=False,
         ),
     ],
     host: Annotated[
-        str, typer.Option(help="Address to bind. Loopback unless you ask otherwise.")
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Address to bind. Loopback unless you ask otherwise."
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8000,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="TCP port (0 picks a free one).")
+    ] = 8000,
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", metavar="LEVEL", help="debug, info, warning or error."),
+    ] = "info",
 ) -> None:
     """Serve the Datamint REST API from a local store (one log line per request).
+
+    Runs in the foreground until interrupted (Ctrl-C). Binding any address other than
+    loopback exposes the store over plain HTTP: put a TLS proxy in front of it.
+
+    Exit codes: 0 stopped; 2 usage error (no store at --store).
 
     \f
     Args:
@@ -43,12 +61,10 @@ def serve(
     from datamint.server.app import create_app
 
     if not (store / "store.sqlite3").is_file():
-        typer.echo(
-            f"error: no store at {store}: create one with "
-            f"`datamint import --store {store} PROJECT_DIR`",
-            err=True,
+        fail(
+            f"no store at {store}: create one with `datamint import --store {store} PROJECT_DIR`",
+            EXIT_USAGE,
         )
-        raise typer.Exit(code=2)
     level = logging.getLevelName(getattr(logging, log_level.upper(), logging.INFO))
     if host not in _LOOPBACK:
         typer.echo(

@@ -1,21 +1,22 @@
 """``datamint server gc`` and ``datamint server settings``: upkeep of a server store."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from datamint.cli.common import EXIT_FAILURE, EXIT_USAGE, StoreOption, fail
 from datamint.cli.server_users import server_app
 
 __all__ = ["gc", "register", "settings"]
 
 
 def gc(
-    store: Annotated[Path, typer.Option("--store", help="Store folder.", file_okay=False)],
+    store: StoreOption,
     min_age_s: Annotated[
         float,
         typer.Option(
             "--min-age-s",
+            metavar="SECONDS",
             help="Keep unreferenced blobs younger than this (seconds; default 2 h, longer "
             "than a download token lives).",
         ),
@@ -25,6 +26,8 @@ def gc(
 
     Safe while a server runs on the store: staging of live processes is locked, and young
     blobs are kept.
+
+    Exit codes: 0 ok; 2 usage error (no store).
 
     \f
     Args:
@@ -38,21 +41,26 @@ def gc(
     from datamint.server.store import ProjectStore
 
     if not (store / "store.sqlite3").is_file():
-        typer.echo(f"error: no store at {store}", err=True)
-        raise typer.Exit(code=2)
+        fail(f"no store at {store}", EXIT_USAGE)
     typer.echo(str(collect_garbage(ProjectStore(store), min_age_s)))
 
 
 def settings(
-    store: Annotated[Path, typer.Option("--store", help="Store folder.", file_okay=False)],
+    store: StoreOption,
     assign: Annotated[
         list[str] | None,
-        typer.Option("--set", help="NAME=BYTES, e.g. max_upload_bytes=2147483648 (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="NAME=BYTES",
+            help="NAME=BYTES, e.g. max_upload_bytes=2147483648 (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Show the store's limits (body size, upload size, user quota), or change them.
 
     A running server reads them when it starts: restart it after a change.
+
+    Exit codes: 0 ok; 1 a bad --set assignment; 2 usage error (no store).
 
     \f
     Args:
@@ -66,16 +74,14 @@ def settings(
     from datamint.server.store import ProjectStore
 
     if not (store / "store.sqlite3").is_file():
-        typer.echo(f"error: no store at {store}", err=True)
-        raise typer.Exit(code=2)
+        fail(f"no store at {store}", EXIT_USAGE)
     repo = ProjectStore(store).settings
     for item in assign or []:
         name, _, value = item.partition("=")
         try:
             repo.set(name.strip(), int(value))
         except (ValueError, ValidationError) as exc:
-            typer.echo(f"error: --set {item!r}: {exc}", err=True)
-            raise typer.Exit(code=1) from None
+            fail(f"--set {item!r}: {exc}", EXIT_FAILURE)
     for name, value in repo.as_dict().items():
         typer.echo(f"{name} = {value}")
 

@@ -1,4 +1,4 @@
-"""PyTorch datasets over Datamint projects (contract §6-§10)."""
+"""PyTorch datasets over Datamint projects."""
 
 from datamint.dataset.base import DatamintBaseDataset, DatamintDatasetException
 from datamint.dataset.factory import build_dataset

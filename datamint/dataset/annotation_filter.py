@@ -1,4 +1,4 @@
-"""Which annotations a dataset keeps (contract §6.2 step 3 and §6.4)."""
+"""Which annotations a dataset keeps."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class IncludeExclude:
 
 @dataclass(frozen=True)
 class AnnotationFilter:
-    """The per-annotation filters of contract §6.4, applied after the schema is built.
+    """The per-annotation filters (annotators, names, sources), applied after the schema is built.
 
     Attributes:
         annotators: Matched against ``created_by``.

@@ -109,11 +109,11 @@ class AnnotationProcessor:
         return self.targets.encode_segmentations(instances, codes, spatial)
 
     def image_labels(self, annotations: Sequence[Annotation]) -> Labels:
-        """``image_labels`` of contract §7.3 (per user int32 multi-hot, or merged)."""
+        """``image_labels`` (per user int32 multi-hot, or merged)."""
         return self.targets.image_labels(annotations)
 
     def image_categories(self, annotations: Sequence[Annotation]) -> Labels:
-        """``image_categories`` of contract §7.3 (per user int64 index, or merged)."""
+        """``image_categories`` (per user int64 index, or merged)."""
         return self.targets.image_categories(annotations)
 
     def boxes(self, annotations: Sequence[Annotation], region: Region) -> dict[str, torch.Tensor]:
@@ -123,7 +123,7 @@ class AnnotationProcessor:
     # -- the existing client's helpers --------------------------------------------------
     @staticmethod
     def get_author(ann: Annotation) -> str:
-        """``created_by``, falling back to ``created_by_model``, then ``"unknown"`` (§7.1)."""
+        """``created_by``, falling back to ``created_by_model``, then ``"unknown"``."""
         return ann.author
 
     def resolve_seg_code(self, identifier: str) -> int:
@@ -227,7 +227,7 @@ class AnnotationProcessor:
     ) -> tuple[np.ndarray | None, int]:
         """Frame masks of one ``(author, identifier)`` group in a zero ``(depth, H, W)`` volume.
 
-        Masks on the same frame are OR-ed (one rule everywhere, contract §14).
+        Masks on the same frame are OR-ed.
 
         Returns:
             ``(uint8 (depth, H, W) or None when the group is empty, code)``.
@@ -265,7 +265,7 @@ class AnnotationProcessor:
     def load_segmentations(
         self, annotations: Iterable[Annotation], depth: int
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[Any]]]:
-        """Every segmentation per author, frame groups first (contract §7.3), as items
+        """Every segmentation per author, frame groups first, as items
         hold them.
 
         Returns:
@@ -307,7 +307,7 @@ class AnnotationProcessor:
         strategy: str,
         output_shape: Sequence[int] | None = None,
     ) -> np.ndarray | torch.Tensor:
-        """Merge per-author semantic masks ``(L+1, *spatial)`` (§8.1).
+        """Merge per-author semantic masks ``(L+1, *spatial)``.
 
         Args:
             segmentations: author -> ndarray or tensor.
@@ -354,7 +354,7 @@ class AnnotationProcessor:
         return categories
 
     def merge_image_labels(self, labels: Mapping[str, torch.Tensor], strategy: str) -> torch.Tensor:
-        """Merge per-user multi-hot labels (§8.2); int32 ``(n_labels,)``."""
+        """Merge per-user multi-hot labels; int32 ``(n_labels,)``."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
         return merge_image_labels(labels, rule, len(self.schema.image_labels))
@@ -362,7 +362,7 @@ class AnnotationProcessor:
     def merge_image_categories(
         self, categories: Mapping[str, int | torch.Tensor], strategy: str
     ) -> torch.Tensor:
-        """Merge per-user category indices (§8.3): ``mode`` -> int64 scalar, else multi-hot."""
+        """Merge per-user category indices: ``mode`` -> int64 scalar, else multi-hot."""
         rule = MergeStrategy.parse(strategy, argument="strategy")
         assert rule is not None
         return merge_categories(

@@ -1,4 +1,4 @@
-"""Albumentations transforms applied to an item's image and instance masks (contract §7.4).
+"""Albumentations transforms applied to an item's image and instance masks.
 
 Randomness: :class:`TransformRunner` seeds the transform from the DataLoader worker's
 seed (``torch.utils.data.get_worker_info().seed``, which PyTorch derives from the
@@ -160,6 +160,15 @@ def apply_3d(
     }
     if isinstance(out, np.ndarray):
         out = np.moveaxis(out, -1, 0)
+        if _has_to_tensor(replay):  # albumentations' ToTensorV2 leaves a volume as an ndarray
+            out = torch.from_numpy(np.ascontiguousarray(out))
     elif isinstance(out, torch.Tensor) and out.ndim == 4 and out.shape[-1] == volume.shape[0]:
         out = out.permute(3, 0, 1, 2)
     return out, new_instances
+
+
+def _has_to_tensor(transform: Any) -> bool:
+    """Whether ``ToTensorV2`` is anywhere in an albumentations pipeline."""
+    if type(transform).__name__ == "ToTensorV2":
+        return True
+    return any(_has_to_tensor(t) for t in getattr(transform, "transforms", ()) or ())

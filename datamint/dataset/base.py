@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import numpy as np
 from numpy.typing import DTypeLike
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, get_worker_info
 
@@ -46,11 +47,13 @@ from datamint.exceptions import DatamintDatasetException, DatamintException, Ite
 from datamint.geometry_planes import plane_view
 
 if TYPE_CHECKING:
+    from datamint.agreement import AgreementTable
     from datamint.api.reader import ProjectReader
     from datamint.dataset.annotation_processor import AnnotationProcessor
     from datamint.dataset.label_schema import LabelSchema
     from datamint.dataset.loading import ItemLoader
     from datamint.dataset.prefetch import PrefetchReport
+    from datamint.dataset.streaming import StreamDataset
     from datamint.geometry import Geometry
     from datamint.splits.result import SplitResult
 
@@ -96,15 +99,21 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             together; volumes and videos replay one draw on every frame and mask
             (``ReplayCompose`` with ``volume`` / ``mask3d``). Seeded per DataLoader worker.
         include_unannotated: Keep resources with no annotation left after filtering.
-        include_annotators, exclude_annotators: Annotator emails (``created_by``) to keep
-            or drop.
-        include_segmentation_names, exclude_segmentation_names: Segmentation classes to
-            keep or drop; they also decide the mask channels (the kept classes in schema
-            order, numbered 1..L) and ``segmentation_labels``.
-        include_image_label_names, exclude_image_label_names: Image labels to keep or
-            drop; they decide the entries of ``image_labels`` vectors.
-        include_frame_label_names, exclude_frame_label_names: Frame labels to keep or drop
-            (frame labels filter resources; they are not emitted).
+        include_annotators: Annotator emails (``created_by``) to keep; None keeps all.
+        exclude_annotators: Annotator emails to drop (not with ``include_annotators``).
+        include_segmentation_names: Segmentation classes to keep; they also decide the
+            mask channels (the kept classes in schema order, numbered 1..L) and
+            ``segmentation_labels``.
+        exclude_segmentation_names: Segmentation classes to drop (not with
+            ``include_segmentation_names``).
+        include_image_label_names: Image labels to keep; they decide the entries of
+            ``image_labels`` vectors.
+        exclude_image_label_names: Image labels to drop (not with
+            ``include_image_label_names``).
+        include_frame_label_names: Frame labels to keep (frame labels filter resources;
+            they are not emitted).
+        exclude_frame_label_names: Frame labels to drop (not with
+            ``include_frame_label_names``).
         allow_external_annotations: Keep identifiers the worklists do not define (they
             get the next codes, in sorted order).
         image_labels_merge_strategy: Merge annotators' multi-hot ``image_labels``:
@@ -139,8 +148,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             :meth:`get_annotations` and :meth:`get_header`. ``"client"``: the existing
             Datamint client's keys (``metainfo`` the reader's header, ``annotations``,
             ``resource``) plus ``spacing`` and ``affine``.
-        on_error: What an unreadable resource does to ``ds[i]``: ``"raise"`` (default,
-            :class:`~datamint.exceptions.ItemError` naming the resource), ``"warn"``
+        on_error: What an unreadable resource does to ``ds[i]``: ``"raise"`` (default:
+            datamint's own error, e.g. a ``ReaderError``, naming the resource, or an
+            :class:`~datamint.exceptions.ItemError` naming it around any other), ``"warn"``
             (a warning naming it, then the next readable item is returned instead) or
             ``"skip"`` (the same, logged instead of warned).
 
@@ -275,7 +285,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         new._adopt(
             self._config,
             self._source,
-            self.prepared if prepared is None else prepared,
+            self._prepared if prepared is None else prepared,  # views prepare lazily too
             self._slices if slices is None else slices,
             (self.split_name, self.split_source, self.split_as_of_timestamp),
             self._augment,
@@ -294,11 +304,20 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return None if self._augment is None else self._augment.transform
 
     def set_transform(self, transform: Any) -> None:
-        """Replace the albumentations transform (None removes it)."""
+        """Replace the albumentations transform.
+
+        Args:
+            transform: An albumentations transform, run on every item from now on; None
+                removes the transform.
+        """
         self._augment = TransformRunner(transform) if transform is not None else None
 
     def add_transform(self, transform: Any) -> None:
-        """Append ``transform`` after the current one (``albumentations.Compose([old, new])``)."""
+        """Append ``transform`` after the current one (``albumentations.Compose([old, new])``).
+
+        Args:
+            transform: An albumentations transform.
+        """
         if self._augment is None:
             self.set_transform(transform)
             return
@@ -388,6 +407,13 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         return self.segmentation_labels
 
     @property
+    def annotators(self) -> list[str]:
+        """Every annotator (author) of the prepared project's kept annotations, sorted (the
+        parts of a split share the list); entry ``i`` of the ``annotators`` item key and
+        row ``i`` of ``staple_sensitivity`` / ``staple_specificity``."""
+        return list(self.prepared.annotators)
+
+    @property
     def image_labels_set(self) -> list[str]:
         """Image label identifiers, in multi-hot order."""
         return list(self.schema.image_labels)
@@ -461,7 +487,7 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             gc.freeze()
         self._pid = os.getpid()
         self._entities = EntityCache(self.prepared.records)
-        self._builder = ItemBuilder(self._config, self.schema, self.loader)
+        self._builder = ItemBuilder(self._config, self.schema, self.loader, tuple(self.annotators))
         return self._builder
 
     def __len__(self) -> int:
@@ -550,43 +576,100 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         for i in range(len(self)):
             yield self[i]
 
-    def apply_alb_transform(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Not needed here: items come transformed. Kept for the existing client's name.
+    def apply_alb_transform(self, img: Any, targets: dict[str, Any]) -> dict[str, Any]:
+        """Run this dataset's ``alb_transform`` on an image and its targets, as the existing
+        client's method of the same name does (items come transformed already; this is for
+        arrays a user holds).
+
+        Args:
+            img: ``(C, H, W)`` (or ``(C, 1, H, W)`` in a 2-D image dataset) for a 2-D
+                transform, ``(C, D, H, W)`` for a volume (one draw replayed on every frame
+                and mask).
+            targets: Optional ``"masks"`` (annotator -> uint8 ``(N, [D,] H, W)``),
+                ``"boxes"`` (float32 ``(N, 4)`` pascal_voc pixels) and ``"box_labels"``
+                (int64 ``(N,)``); other keys are passed through.
 
         Returns:
-            ``item`` unchanged (the dataset's ``alb_transform`` already ran on it).
+            ``{"image": ..., **targets}`` with image, masks and boxes transformed.
+
+        Raises:
+            ValueError: Without an ``alb_transform``, or for an image of another rank.
         """
-        return item
+        if self._augment is None:
+            raise ValueError("alb_transform is not set; give one to the dataset or set_transform")
+        image = np.asarray(img)
+        if image.ndim == 4 and image.shape[1] == 1 and self._single_frame:
+            image = image[:, 0]
+        if image.ndim not in (3, 4):
+            raise ValueError(f"expected (C, H, W) or (C, D, H, W), got shape {image.shape}")
+        masks = targets.get("masks") or {}
+        instances = {a: [np.asarray(m, dtype=np.uint8) for m in ms] for a, ms in masks.items()}
+        boxes = None
+        if "boxes" in targets:
+            boxes = {"boxes": targets["boxes"], "box_labels": targets["box_labels"]}
+        if image.ndim == 3:
+            image, instances, boxes = self._augment.run_2d(image, instances, boxes)
+        else:
+            image, instances = self._augment.run_3d(image, instances)
+        out = {**targets, "image": image}
+        if "masks" in targets:
+            out["masks"] = {a: np.stack(ms) for a, ms in instances.items() if ms}
+        if boxes is not None:
+            out.update(boxes)
+        return out
 
     # -- what stays in the main process ----------------------------------------------
     def locate(self, index: int) -> tuple[int, int]:
-        """``(resource position, slice index)`` of item ``index`` (slice 0 for whole ones)."""
+        """``(resource position, slice index)`` of item ``index`` (slice 0 for whole ones).
+
+        Args:
+            index: Item index, ``0 <= index < len(self)``.
+        """
         position, region = self.item_index.locate(self._position(index))
         return position, region.index
 
     def get_resource(self, index: int) -> Resource:
-        """The resource behind item ``index`` (for sliced views, the sliced volume/video)."""
+        """The resource behind item ``index`` (for sliced views, the sliced volume/video).
+
+        Args:
+            index: Item index.
+        """
         position = self.item_index.resource_position(self._position(index))
         return self.prepared.resource(position)
 
     def get_annotations(self, index: int) -> list[Annotation]:
-        """The annotations (``Annotation`` entities) behind item ``index``."""
+        """The annotations (``Annotation`` entities) behind item ``index``.
+
+        Args:
+            index: Item index.
+        """
         position = self.item_index.resource_position(self._position(index))
         return list(self.prepared.annotations_of(position))
 
     def get_header(self, index: int) -> Any:
         """The reader's header of item ``index``'s resource: a pydicom ``Dataset``
-        without pixel data (DICOM), ``{'affine', 'header', 'shape'}`` (NIfTI), or None."""
+        without pixel data (DICOM), ``{'affine', 'header', 'shape'}`` (NIfTI), or None.
+
+        Args:
+            index: Item index.
+        """
         return self.loader.metainfo(self.get_resource(index))
 
     def get_geometry(self, index: int) -> Geometry | None:
         """The geometry of item ``index``'s whole resource (affine over its ``(n, h, w)``
-        array index to RAS mm), before any transform; None when the file has none."""
+        array index to RAS mm), before any transform; None when the file has none.
+
+        Args:
+            index: Item index.
+        """
         return self.loader.geometry(self.get_resource(index))
 
     # -- derived datasets -------------------------------------------------------------
     def subset(self: D, indices: Sequence[int]) -> D:
         """A dataset of the resources at ``indices`` (positions in :attr:`resources`).
+
+        Args:
+            indices: Resource positions, in the order wanted.
 
         Raises:
             IndexError: If an index is out of range.
@@ -641,6 +724,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def group_by_patient(self: D, strategy: str = "individual") -> dict[str | None, D]:
         """``{patient_id: subset}``; resources without one follow ``strategy`` (as in split).
 
+        Args:
+            strategy: For resources without a patient id: ``'individual'`` (each its own
+                group, keyed ``__resource__<id>``), ``'group'`` (one ``None`` group),
+                ``'skip'`` (left out) or ``'error'``.
+
         Raises:
             ValidationError: For an unknown strategy, or a missing id under ``'error'``.
         """
@@ -655,6 +743,13 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         **ratios)``; see :func:`datamint.dataset.splitting.split_dataset` for the modes,
         counting and errors (``SplitError``, a ValueError). Splits partition resources,
         so the slices of one volume never straddle two parts.
+
+        Args:
+            **kwargs: ``seed`` (int or None: shuffle seed), ``use_project_splits``,
+                ``as_of_timestamp`` (ISO-8601 UTC instant to replay the project split),
+                ``by_patient``, ``none_patient_id_strategy``, ``stratify_by`` (an image
+                label or category identifier), and the ratios as ``name=fraction``
+                (e.g. ``train=0.8, val=0.2``).
         """
         from datamint.dataset.splitting import split_dataset
 
@@ -665,6 +760,11 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
         ``kfold(k, *, seed=None, by_patient=False, none_patient_id_strategy='individual',
         stratify_by=None)``; see :func:`datamint.dataset.splitting.kfold_dataset`.
+
+        Args:
+            k: Number of folds, from 2 to the number of resources (patients).
+            **kwargs: ``seed``, ``by_patient``, ``none_patient_id_strategy``,
+                ``stratify_by``, as for :meth:`split`.
         """
         from datamint.dataset.splitting import kfold_dataset
 
@@ -672,6 +772,10 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
 
     def split_spec(self: D, spec: str, **split_kwargs: Any) -> D:
         """``self.split(**split_kwargs).select(spec)``, e.g. ``split_spec("train[:50%]")``.
+
+        Args:
+            spec: A split spec (``"train[:10%]+val"``; see :meth:`SplitResult.select`).
+            **split_kwargs: Arguments of :meth:`split`.
 
         Raises:
             SplitError: As :meth:`split` and :meth:`SplitResult.select`.
@@ -690,6 +794,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def build_mlflow_dataset(self, name: str | None = None) -> Any:
         """An MLflow dataset carrying the project, the split and the resources.
 
+        Args:
+            name: The dataset name in MLflow; default ``<project>[/<split>]``.
+
         Raises:
             ImportError: Without the ``mlflow`` extra.
         """
@@ -705,6 +812,9 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
         progress: bool = True,
         decode: bool = False,
         decode_workers: int = 2,
+        download_mode: str | None = None,
+        verification_mode: str | None = None,
+        local_files_only: bool = False,
     ) -> PrefetchReport:
         """Download every resource file (and segmentation file) into the disk cache.
 
@@ -719,15 +829,39 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             progress: Show progress bars.
             decode: Also decode every resource into the array cache.
             decode_workers: Processes decoding at once.
+            download_mode: ``"reuse_cache"`` (default: cached files are used) or
+                ``"force_redownload"`` (this dataset's cached files are removed first).
+            verification_mode: ``"basic_checks"`` (default: sizes, and the sha256 of a file
+                whose inode changed), ``"all_checks"`` (every cached file re-hashed against
+                its recorded sha256; bad ones removed, named and downloaded again) or
+                ``"no_checks"``; the semantics of Hugging Face ``datasets``' modes.
+            local_files_only: Download nothing; raise naming the files that are missing.
 
         Returns:
             A :class:`~datamint.dataset.prefetch.PrefetchReport` (counts and failures).
 
         Raises:
             DownloadError: After all downloads ran, if any failed (all failures listed).
+            OfflineCacheMissError: ``local_files_only=True`` and a file is not cached.
+            CacheCorruptedError: ``all_checks`` found a damaged file that cannot be
+                downloaded again (``local_files_only`` or offline).
+            ValidationError: For an unknown mode.
         """
-        from datamint.dataset.prefetch import decode_resources, download_jobs, prefetch_files
+        from datamint.dataset.modes import apply_modes
+        from datamint.dataset.prefetch import (
+            PrefetchReport,
+            decode_resources,
+            download_jobs,
+            prefetch_files,
+        )
 
+        modes = apply_modes(
+            self,
+            download_mode,
+            verification_mode,
+            local_files_only,
+            include_annotations=include_annotations,
+        )
         prepared = self.prepared
         jobs = download_jobs(
             self._source.files,
@@ -735,7 +869,10 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
             prepared.resources,
             prepared.annotations if include_annotations else (),
         )
-        report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
+        if modes.skip_download:
+            report = PrefetchReport(cached=len(jobs))
+        else:
+            report = prefetch_files(jobs, max_workers=num_workers, progress=progress)
         if decode:
             index = self.item_index
             axis = index.axes.tolist() if isinstance(index, Slices) else None
@@ -743,6 +880,60 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
                 self, axis_hint=axis, max_workers=decode_workers, progress=progress, report=report
             )
         return report
+
+    def stream(self, split: str | None = None, **kwargs: Any) -> StreamDataset:
+        """This dataset as a sharded ``torch.utils.data.IterableDataset``.
+
+        ``stream(split=None, *, chunk=None, nchunks=None, shuffle_buffer=256, seed=0,
+        uneven="pad", reshard=False)``: without ``chunk``/``nchunks`` the shards follow
+        the torch.distributed rank and world size and the DataLoader worker, so across
+        all ranks and workers every item is yielded once per epoch (``uneven`` decides
+        what happens to the remainder); ``set_epoch(e)`` reshuffles. The items of one
+        resource stay in one shard, so each node downloads only its share of the files.
+        See :func:`datamint.dataset.streaming.stream`.
+
+        Args:
+            split: A split name of the project's splits to stream (None: every item).
+            **kwargs: ``chunk``, ``nchunks``, ``shuffle_buffer``, ``seed``, ``uneven``,
+                ``reshard`` of :func:`~datamint.dataset.streaming.stream`.
+
+        Returns:
+            A ``StreamDataset`` (an ``IterableDataset``) with ``set_epoch(epoch)``.
+        """
+        from datamint.dataset.streaming import stream
+
+        return stream(self, split, **kwargs)
+
+    def resource_offsets(self) -> np.ndarray:
+        """int64 ``(R + 1,)``: the first item of each resource, then ``len(self)``.
+
+        Items ``resource_offsets()[r]`` to ``resource_offsets()[r + 1] - 1`` show resource
+        ``r`` (one item each for whole resources; its slices or frames for sliced views).
+        """
+        index = self.item_index
+        if isinstance(index, Slices):
+            return index.offsets
+        return np.arange(len(index) + 1, dtype=np.int64)
+
+    def agreement(
+        self, labels: Sequence[str] | None = None, annotators: Sequence[str] | None = None
+    ) -> AgreementTable:
+        """How this dataset's annotators agree, per resource, label and annotator pair.
+
+        Segmentations: Dice, IoU, average symmetric surface distance and 95th-percentile
+        Hausdorff distance (mm, from each resource's spacing); image labels and
+        categories: Cohen's kappa per pair and Fleiss' kappa over all annotators.
+        Annotators who did not annotate a resource are not counted as disagreeing. See
+        :mod:`datamint.agreement` for the definitions and the table's methods
+        (``summary()``, ``to_dicts()``, ``to_pandas()``).
+
+        Args:
+            labels: Only these segmentation classes / labels (default: all).
+            annotators: Only these annotator emails (default: all).
+        """
+        from datamint.agreement import dataset_agreement
+
+        return dataset_agreement(self, labels=labels, annotators=annotators)
 
     def get_collate_fn(
         self, on_mismatch: str = "raise"
@@ -767,7 +958,15 @@ class DatamintBaseDataset(Dataset[dict[str, Any]]):
     def get_dataloader(
         self, *args: Any, on_mismatch: str = "raise", **kwargs: Any
     ) -> DataLoader[dict[str, Any]]:
-        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`."""
+        """A ``torch.utils.data.DataLoader`` over this dataset with :meth:`get_collate_fn`.
+
+        Args:
+            *args: Positional arguments of ``DataLoader`` after the dataset.
+            on_mismatch: What to do with arrays of different shapes in one batch:
+                ``'raise'`` (default), ``'pad'`` (zero-pad to the largest) or ``'list'``.
+            **kwargs: Keyword arguments of ``DataLoader`` (``batch_size``, ``shuffle``,
+                ``num_workers`` ...); ``collate_fn`` defaults to this dataset's.
+        """
         kwargs.setdefault("collate_fn", self.get_collate_fn(on_mismatch))
         return DataLoader(self, *args, **kwargs)
 

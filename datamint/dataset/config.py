@@ -20,7 +20,7 @@ from datamint.dataset.loading import parse_image_dtype
 from datamint.dataset.preparation import PrepareOptions
 from datamint.entities import Project, Resource
 from datamint.exceptions import ValidationError
-from datamint.targets.merge import MergeStrategy
+from datamint.targets.merge import SEMANTIC_MERGE_STRATEGIES, MergeStrategy
 
 __all__ = ["ITEM_FORMATS", "ON_ERROR", "DatasetConfig", "build_config"]
 
@@ -129,7 +129,9 @@ def build_config(
     if (project is None) == (resources is None):
         raise ValidationError("give exactly one of project= (a name or Project) or resources=")
     semantic_merge = MergeStrategy.parse(
-        semantic_seg_merge_strategy, argument="semantic_seg_merge_strategy"
+        semantic_seg_merge_strategy,
+        argument="semantic_seg_merge_strategy",
+        allowed=SEMANTIC_MERGE_STRATEGIES,
     )
     if semantic_merge is not None and not return_as_semantic_segmentation:
         raise ValidationError(

@@ -16,7 +16,7 @@ SAMPLE_SIZE = 5
 
 
 def build_dataset(project: str, **kwargs: Any) -> DatamintBaseDataset:
-    """Build the dataset class that fits a project (contract §10).
+    """Build the dataset class that fits a project.
 
     Sends ``GET /resources?project=<name>&limit=5`` with the ``server_url`` / ``api_key``
     given in ``kwargs`` and classifies the sample by kind: video -> ``VideoDataset``;

@@ -10,7 +10,8 @@ masks for it, runs the transform, and assembles the keys of the item format:
 ``"standard"`` (default)
     ``image``, the target keys, ``spacing``, ``affine`` and, with ``return_metainfo``,
     ``metainfo`` = ``{"resource_id", "filename", "modality", "plane", "index"}`` (str,
-    str, str, str, int; ``plane`` ``""`` and ``index`` -1 for whole resources and 2-D images).
+    str, str, str, int; ``plane`` ``""`` and ``index`` -1 for whole resources and 2-D images;
+    ``"patch"`` and the patch's number within its volume for 3-D patches).
     Only arrays, numbers and strings: every item pickles cheaply into and out of
     DataLoader workers, and fixed-shape items batch with torch's default collate.
 ``"client"``
@@ -19,14 +20,21 @@ masks for it, runs the transform, and assembles the keys of the item format:
     ``{"slice_axis", "slice_index", "parent", "geometry"}``), ``annotations`` (the
     ``Annotation`` entities), ``resource`` (the ``Resource``), the target keys, plus
     ``spacing`` and ``affine``.
+
+3-D patches (a :class:`~datamint.dataset.patch_region.PatchRegion`) are read from the
+volume's chunked layout (only the chunks they overlap), padded where they leave the volume
+(image: the region's ``fill``, else the volume's minimum; masks: 0), and carry
+``location``: int64 ``(6,)`` ``(d0, h0, w0, d1, h1, w1)`` in the stored volume's voxels.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
+from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.augment import TransformRunner
 from datamint.dataset.collate import Item
 from datamint.dataset.config import DatasetConfig
@@ -41,11 +49,15 @@ from datamint.dataset.item_index import SliceSpec
 from datamint.dataset.item_targets import ItemTargets
 from datamint.dataset.label_schema import LabelSchema
 from datamint.dataset.loading import ItemLoader
+from datamint.dataset.patch_region import PatchRegion
 from datamint.dataset.regions import Region
+from datamint.dataset.worker_memory import keep_freed_memory_in_worker
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import InvalidResourceError
 from datamint.geometry import Geometry
 from datamint.geometry_planes import plane_view
+from datamint.storage.slice_cache import BOX
+from datamint.targets.merge import SemanticStaple
 
 __all__ = ["ItemBuilder"]
 
@@ -59,14 +71,24 @@ class ItemBuilder:
         loader: This process's loader.
     """
 
-    def __init__(self, config: DatasetConfig, schema: LabelSchema, loader: ItemLoader) -> None:
+    def __init__(
+        self,
+        config: DatasetConfig,
+        schema: LabelSchema,
+        loader: ItemLoader,
+        annotators: tuple[str, ...] = (),
+    ) -> None:
         self.config = config
+        self.annotators = annotators
+        self._annotator_index = {a: i for i, a in enumerate(annotators)}
         self.loader = loader
         self.targets = ItemTargets(schema, config.targets, loader.mask_on_image)
         # (resource version, axis) -> (affine of slice 0, step of the origin per slice)
         self._slice_affines: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._rules: dict[int, str] = {}
         self._views: dict[tuple[Any, ...], Any] = {}  # (version, plane) -> PlaneView | None
+        self._pid = 0  # the process this builder last built in (a fork inherits the builder)
+        self._minima: dict[tuple[Any, ...], Any] = {}  # version -> minimum of a memory map
 
     def build(
         self,
@@ -83,8 +105,9 @@ class ItemBuilder:
         Args:
             resource: The resource.
             annotations: Its annotations after every filter.
-            region: The whole resource, or one slice (``Region(axis, index)``: for an
-                anatomical ``spec``, ``index`` counts toward S, A or R).
+            region: The whole resource, one slice (``Region(axis, index)``: for an
+                anatomical ``spec``, ``index`` counts toward S, A or R), or a 3-D patch
+                (``PatchRegion``).
             spec: What a sliced view cuts (None for whole resources and 2-D images);
                 anatomical planes are resolved here from the resource's geometry.
             augment: The dataset's albumentations transform, if any.
@@ -94,17 +117,35 @@ class ItemBuilder:
             An :class:`~datamint.dataset.collate.Item` (module docstring for the keys).
 
         Raises:
-            InvalidResourceError: If a 2-D image has several frames, or the file has fewer
-                slices than its metadata promised.
+            InvalidResourceError: If a 2-D image has several frames, the file has fewer
+                slices than its metadata promised, or another shape than a patch was
+                drawn for.
             ReaderError, AnnotationError, DownloadError: From decoding and targets; they
                 name the resource or annotation.
         """
+        if self._pid != os.getpid():  # first item in this process (a DataLoader worker?)
+            self._pid = os.getpid()
+            keep_freed_memory_in_worker()
         loader = self.loader
         plane = "" if spec is None else spec.name
         if spec is not None and spec.anatomical:
             region = self._anatomical(resource, region, spec)
-        volume = loader.image(resource, axis_hint=region.axis)  # (C, D, H, W), opened once
+        patch_region = region if isinstance(region, PatchRegion) else None
+        patch = patch_region is not None
+        plane = "patch" if patch else plane
+        hint = BOX if patch else region.axis
+        volume = loader.image(resource, axis_hint=hint)  # (C, D, H, W), opened once
         dhw = tuple(map(int, volume.shape[1:]))
+        if (
+            patch_region is not None
+            and patch_region.dhw is not None
+            and (tuple(patch_region.dhw) != dhw)
+        ):
+            raise InvalidResourceError(
+                f"resource {resource.id} ({resource.filename}): its patch was drawn for a "
+                f"volume of (D, H, W) = {tuple(patch_region.dhw)} (from its metadata), the file "
+                f"has {dhw}"
+            )
         if single_frame and dhw[0] != 1:
             raise InvalidResourceError(
                 f"resource {resource.id} ({resource.filename}) has {dhw[0]} frames; ImageDataset "
@@ -115,12 +156,21 @@ class ItemBuilder:
                 f"resource {resource.id} ({resource.filename}): its metadata promised slice "
                 f"{region.index} along {plane or region.axis}, the file has {dhw[region.axis]}"
             )
-        image = region.take(volume)
         cast = loader.item_dtype(resource)
-        if not (type(image) is np.ndarray and image.flags.owndata and image.flags.writeable) or (
-            cast is not None and image.dtype != cast
-        ):  # copy unless the slice is already a fresh array of the item's dtype
-            image = np.array(image, dtype=cast)
+        if patch_region is not None:
+            fill = patch_region.fill
+            if fill is None and patch_region.needs_padding(dhw):
+                fill = self._minimum(resource, volume)
+            image = patch_region.take(volume, fill=0 if fill is None else fill, dtype=cast)
+        else:
+            image = region.take(volume)
+        flags = image.flags if type(image) is np.ndarray else None
+        if (
+            flags is None
+            or not (flags.owndata and flags.writeable and flags.c_contiguous)
+            or (cast is not None and image.dtype != cast)
+        ):  # one contiguous copy, unless the slice is already a fresh array of the item's dtype
+            image = fresh_array(image, cast)
 
         processor, opts = self.targets, self.config.targets
         instances: dict[str, list[np.ndarray]] = {}
@@ -128,7 +178,7 @@ class ItemBuilder:
         if opts.return_segmentations:
             instances, codes = processor.instances(annotations, dhw, region, resource)
         boxes = None
-        if opts.return_boxes:  # boxes are in the stored layout's pixels
+        if opts.return_boxes and not patch:  # boxes are in the stored layout's pixels
             stored = region.stored_index_in(dhw)
             raw = region if region.axis is None else Region(region.axis, stored)
             boxes = processor.boxes(annotations, raw)
@@ -152,13 +202,20 @@ class ItemBuilder:
             encoded = processor.encode_segmentations(instances, codes, tuple(image.shape[1:]))
             if standard and not opts.semantic:
                 encoded.setdefault("mask_labels", {})
+            staple = encoded.pop("staple", None)
             item.update(encoded)
+            if staple is not None:
+                item.update(self._staple_rates(staple))
         if boxes is not None:
             item.update(boxes)
         item["image_labels"] = processor.image_labels(annotations)
         item["image_categories"] = processor.image_categories(annotations)
+        if standard:
+            item["annotators"] = self._contributors(annotations)
         item["spacing"] = spacing_of(affine, image.ndim - 1)
         item["affine"] = affine
+        if patch_region is not None:
+            item["location"] = patch_region.location
         if standard and self.config.return_metainfo:
             item["metainfo"] = {
                 "resource_id": resource.id,
@@ -168,6 +225,39 @@ class ItemBuilder:
                 "index": region.index if plane else -1,
             }
         return item
+
+    def _minimum(self, resource: Resource, volume: Any) -> Any:
+        """The smallest value of the cached volume (the default pad value of patches)."""
+        if hasattr(volume, "minimum"):
+            return volume.minimum()
+        key = self.loader.version(resource)
+        if key not in self._minima:
+            self._minima[key] = np.min(volume).item() if volume.size else 0
+        return self._minima[key]
+
+    def _contributors(self, annotations: tuple[Annotation, ...]) -> np.ndarray:
+        """int32 ``(A,)``: 1 for each of the dataset's annotators with an annotation here."""
+        out = np.zeros(len(self.annotators), dtype=np.int32)
+        for author in self.targets.authors(annotations):
+            position = self._annotator_index.get(author)
+            if position is not None:
+                out[position] = 1
+        return out
+
+    def _staple_rates(self, staple: SemanticStaple) -> dict[str, np.ndarray]:
+        """STAPLE's per-annotator rates as float32 ``(A, L + 1)`` over the dataset's
+        annotators (rows of annotators who did not take part are NaN)."""
+        shape = (len(self.annotators), staple.sensitivity.shape[1])
+        rates = {"staple_sensitivity": staple.sensitivity, "staple_specificity": staple.specificity}
+        out = {}
+        for key, values in rates.items():
+            table = np.full(shape, np.nan, dtype=np.float32)
+            for row, author in enumerate(staple.authors):
+                position = self._annotator_index.get(author)
+                if position is not None:
+                    table[position] = values[row]
+            out[key] = table
+        return out
 
     def _rule(self, augment: TransformRunner) -> str:
         key = id(augment.transform)
@@ -196,6 +286,8 @@ class ItemBuilder:
 
     def _affine(self, resource: Resource, region: Region, dhw: tuple[int, ...]) -> np.ndarray:
         """The item's affine; slices reuse the volume's slice-0 affine and per-slice step."""
+        if isinstance(region, PatchRegion):
+            return region.shift_affine(item_affine(self.loader.geometry(resource), Region()))
         if region.axis is None:
             return item_affine(self.loader.geometry(resource), region)
         view = region.view

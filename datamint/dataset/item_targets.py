@@ -1,4 +1,4 @@
-"""One item's annotations to its target keys (contract §7.3 and §8): the item path's own.
+"""One item's annotations to its target keys: the item path's own.
 
 :class:`ItemTargets` reads a resource's annotations once into a :class:`TargetPlan` (which
 instance masks, in which order and with which codes; the label and category vectors; the
@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from datamint.dataset.array_copy import fresh_array
 from datamint.dataset.label_schema import LabelSchema
+from datamint.dataset.patch_region import PatchRegion
 from datamint.dataset.regions import Region
 from datamint.entities import Annotation, Resource
 from datamint.exceptions import AnnotationError
@@ -29,6 +31,7 @@ from datamint.targets.merge import (
     merge_categories,
     merge_image_labels,
     merge_semantic,
+    staple_semantic,
 )
 
 __all__ = ["Instance", "ItemTargets", "MaskSource", "TargetOptions", "TargetPlan", "describe"]
@@ -79,7 +82,7 @@ class TargetPlan:
     """What one resource's annotations give every item of it, read once.
 
     Attributes:
-        instances: In contract §7.3 order: frame-scoped groups (first-seen order), then
+        instances: In item order: frame-scoped groups (first-seen order), then
             image-scoped segmentations in response order; per author that puts its
             frame groups first.
         boxes: ``(frame_index or None, points, box class index)`` of each ``square``.
@@ -87,6 +90,7 @@ class TargetPlan:
         categories: The ``image_categories`` value (built on first use).
         masks: Per image-scoped instance, its whole mask on the resource's grid, once
             resolved for ``resource``.
+        authors: The authors of the annotations (built on first use).
     """
 
     instances: tuple[Instance, ...]
@@ -95,6 +99,7 @@ class TargetPlan:
     categories: Labels | None = None
     resource: Resource | None = None
     masks: list[np.ndarray] | None = None
+    authors: frozenset[str] | None = None
 
 
 def _copy(value: Labels) -> Labels:
@@ -194,7 +199,7 @@ class ItemTargets:
     ) -> tuple[dict[str, list[np.ndarray]], dict[str, list[int]]]:
         """Each author's instance masks inside ``region``, and their 1-based codes.
 
-        Order within an author (contract §7.3): frame-scoped groups first, one instance
+        Order within an author: frame-scoped groups first, one instance
         per ``(author, identifier)`` with the group's frames placed at their
         ``frame_index`` (frames of one group on the same index are OR-ed), then
         image-scoped annotations in response order.
@@ -221,7 +226,10 @@ class ItemTargets:
         full = plan.masks
         if full is None or plan.resource is not resource:
             full = self._whole_masks(plan, dhw, resource)
-        cuts = region.take_all(full) if full else []
+        if isinstance(region, PatchRegion):  # a patch's cut is already a new uint8 array
+            cuts = [region.take(m) for m in full]
+        else:  # views of the plan's masks: encode_segmentations stacks them into new arrays
+            cuts = region.take_all(full) if full else []
         k = 0
         for instance in plan.instances:
             if instance.frame_scoped:
@@ -277,6 +285,7 @@ class ItemTargets:
         """
         source = self._source()
         depth, height, width = dhw
+        patch = region if isinstance(region, PatchRegion) else None
         anatomical = region.view is not None  # place frames in the stored volume, then cut
         out = np.zeros(tuple(dhw) if anatomical else region.spatial_shape(dhw), dtype=np.uint8)
         for ann in members:
@@ -293,7 +302,11 @@ class ItemTargets:
                     f"{describe(ann)}: frame_index {index} is outside the resource's {depth} frames"
                 )
             frame2d = frame[0]
-            if region.axis is None or anatomical:
+            if patch is not None:  # the frame's rows and columns inside the patch, if any
+                k = index - patch.start[0]
+                if 0 <= k < patch.size[0]:
+                    out[k] |= patch.take_plane(frame2d)
+            elif region.axis is None or anatomical:
                 out[index] |= frame2d
             elif region.axis == 0:
                 if index == region.index:
@@ -302,7 +315,7 @@ class ItemTargets:
                 out[index] |= frame2d[region.index]
             else:
                 out[index] |= frame2d[:, region.index]
-        return np.array(region.take(out)) if anatomical else out
+        return fresh_array(region.take(out)) if anatomical else out
 
     def encode_segmentations(
         self,
@@ -341,11 +354,21 @@ class ItemTargets:
             return {"masks": semantic}
         if not semantic:
             return {"masks": empty_semantic(n_classes, spatial)}
+        if strategy is MergeStrategy.STAPLE:
+            estimate = staple_semantic(semantic, n_classes)
+            return {"masks": estimate.probabilities, "staple": estimate}
         return {"masks": merge_semantic(semantic, strategy, n_classes)}
+
+    def authors(self, annotations: Sequence[Annotation]) -> frozenset[str]:
+        """The authors (``Annotation.author``) of ``annotations``, kept in their plan."""
+        plan = self.plan(annotations)
+        if plan.authors is None:
+            plan.authors = frozenset(a.author for a in annotations)
+        return plan.authors
 
     # -- labels, categories, boxes -----------------------------------------------------
     def image_labels(self, annotations: Sequence[Annotation]) -> Labels:
-        """``image_labels`` of contract §7.3 from image-scoped ``label`` annotations: per
+        """``image_labels`` from image-scoped ``label`` annotations: per
         user (``created_by`` or ``"unknown"``) an int32 multi-hot over
         ``schema.image_labels``, or their merge (``options.image_labels_merge``)."""
         plan = self.plan(annotations)
@@ -372,7 +395,7 @@ class ItemTargets:
         return merge_image_labels(vectors, strategy, len(names))
 
     def image_categories(self, annotations: Sequence[Annotation]) -> Labels:
-        """``image_categories`` of contract §7.3: the first category of each user counts;
+        """``image_categories``: the first category of each user counts;
         per user an int64 index into ``schema.categories``, or their merge."""
         plan = self.plan(annotations)
         if plan.categories is None:

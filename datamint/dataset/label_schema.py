@@ -1,4 +1,4 @@
-"""A dataset's label schema: segmentation classes, image/frame labels, categories (contract §6.3).
+"""A dataset's label schema: segmentation classes, image/frame labels, categories.
 
 The schema comes from the project's worklists (their annotation specs and
 segmentation groups) or, with ``worklists=None`` or no project, from the data.
@@ -91,7 +91,7 @@ class LabelSchema:
     def with_external(self, annotations: Iterable[Annotation] | FoundLabels) -> LabelSchema:
         """Append identifiers found in ``annotations`` but missing here, in sorted order.
 
-        Used with ``allow_external_annotations=True`` (contract §6.3): segmentation
+        Used with ``allow_external_annotations=True``: segmentation
         names get the next codes, labels and categories are appended.
         """
         found = _collect(annotations)
@@ -150,7 +150,7 @@ def box_classes(annotations: Iterable[Annotation] | FoundLabels) -> tuple[str, .
 
 
 def schema_from_annotations(annotations: Iterable[Annotation] | FoundLabels) -> LabelSchema:
-    """Infer the schema from the data: sorted unique identifiers per kind (contract §6.3).
+    """Infer the schema from the data: sorted unique identifiers per kind.
 
     Args:
         annotations: Every annotation of the dataset (after the source filter), or
@@ -219,7 +219,7 @@ def schema_from_worklists(
     segmentation_groups: Sequence[Mapping[str, Any]],
     annotations: Iterable[Annotation] | FoundLabels,
 ) -> LabelSchema:
-    """Build the schema from worklists (contract §6.3).
+    """Build the schema from worklists.
 
     Args:
         worklists: Full worklists, each with ``annotations`` (a list of specs

@@ -1,13 +1,14 @@
 """What a dataset is made of, as a digest: for experiment tracking (MLflow) and for replay.
 
 The lineage names the project, the split (name, source, ``as_of`` instant), the slice
-axis of sliced views, and every resource with its content hash, so two runs that
-trained on the same bytes get the same digest and any change of content, membership or
-slicing changes it.
+axis of sliced views, the settings of 3-D patch views, and every resource with its
+content hash, so two runs that trained on the same bytes get the same digest and any
+change of content, membership, slicing or patching changes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,12 @@ def dataset_lineage(ds: DatasetView) -> dict[str, Any]:
     Returns:
         ``{"project": {"id", "name"} | None, "class", "slice_axis", "split": {"name",
         "source", "as_of_timestamp"}, "items", "resources": [{"id", "sha256", "size",
-        "created_at"}, ...]}``.
+        "created_at"}, ...]}``, plus ``"patches"`` for a 3-D patch view: its kind
+        (``"PatchSpec"`` random, ``"GridSpec"`` sliding window) and settings (size, per
+        volume, foreground ratio, label, pad value, seed; or size, overlap, pad value).
     """
     project = ds.project
-    return {
+    lineage = {
         "project": None if project is None else {"id": project.id, "name": project.name},
         "class": type(ds).__name__,
         "slice_axis": ds.plane,
@@ -44,6 +47,12 @@ def dataset_lineage(ds: DatasetView) -> dict[str, Any]:
             for r in ds.prepared.resources
         ],
     }
+    spec = getattr(ds, "_patch_spec", None)
+    if (
+        spec is not None and dataclasses.is_dataclass(spec) and not isinstance(spec, type)
+    ):  # what a patch view cuts
+        lineage["patches"] = {"kind": type(spec).__name__, **dataclasses.asdict(spec)}
+    return lineage
 
 
 def dataset_digest(ds: DatasetView) -> str:

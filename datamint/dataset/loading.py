@@ -8,7 +8,7 @@ chunk/file through :class:`~datamint.storage.slice_cache.SliceCache` and come ba
 :class:`~datamint.storage.slice_cache.StoredVolume` (``np.take`` of one slice reads only
 that slice); ``"npy"`` keeps the raw memory-mapped ``.npy``. Masks are always ``.npy``.
 
-Item dtypes (``image_dtype``): by default contract §7.1 — uint16 is min-max scaled to
+Item dtypes (``image_dtype``): by default, as the existing client: uint16 is min-max scaled to
 uint8 per volume when the cache entry is built, and NIfTI items are cast to float64 per
 item (the cache keeps the file's compact stored dtype, e.g. int16 CT at a quarter of the
 float64 bytes). ``"stored"`` returns the reader's values in their own dtype, unscaled;
@@ -46,7 +46,7 @@ IMAGE_RULES_VERSION = "1"  # bump when the dtype rules of to_item_dtype change
 MASK_RULES_VERSION = "1"
 CACHE_FORMATS = ("b2nd", "npy.gz", "npy")
 DEFAULT_CACHE_FORMAT = "b2nd"  # chosen by benchmarks/bench_slice_cache.py, see docs/cache.md
-# contract §7.1: the dtype items of a reader's files have by default (cast per item)
+# as the existing client: the dtype items of a reader's files have by default (cast per item)
 CONTRACT_ITEM_DTYPES = {"nifti": np.dtype(np.float64)}
 
 
@@ -64,14 +64,14 @@ def parse_image_dtype(image_dtype: DTypeLike | None) -> str | np.dtype | None:
         dtype: np.dtype = np.dtype(image_dtype)
     except TypeError:
         raise ValueError(
-            "image_dtype must be None (contract dtypes), 'stored' or a numpy dtype; "
+            "image_dtype must be None (default dtypes), 'stored' or a numpy dtype; "
             f"got {image_dtype!r}"
         ) from None
     return dtype
 
 
 def to_item_dtype(array: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """Apply the item dtype rule of contract §7.1.
+    """Apply the existing client's item dtype rule.
 
     uint16 input is min-max scaled to uint8 over the whole decoded array (a volume is
     scaled as one, so its slices stay comparable); every other dtype is kept.
@@ -115,7 +115,7 @@ class ItemLoader:
         array_cache: Where decoded arrays are kept (masks, and images in ``"npy"`` format).
         cache_format: How decoded images are stored: ``"b2nd"`` (default), ``"npy.gz"`` or
             ``"npy"``; None means the default.
-        image_dtype: None (contract §7.1 dtypes), ``"stored"`` or a numpy dtype (module
+        image_dtype: None, ``"stored"`` or a numpy dtype (module
             docstring).
 
     Raises:
@@ -155,7 +155,7 @@ class ItemLoader:
 
     @staticmethod
     def version(resource: Resource) -> tuple[Any, ...]:
-        """What identifies one version of a resource's file (contract §11.1 + sha256):
+        """What identifies one version of a resource's file:
         :attr:`Resource.file_version <datamint.entities.Resource.file_version>`."""
         return resource.file_version
 

@@ -1,7 +1,7 @@
 """Preparation: a project (or a resource list) to a dataset's resources, annotations and schema.
 
-This is the only place where a dataset talks to the server before items are read
-(contract §4.1 and §6.2): resolve the project, list its resources, search their
+This is the only place where a dataset talks to the server before items are read:
+resolve the project, list its resources, search their
 annotations (:data:`SEARCH_BATCH` resources per search), read the worklists and
 segmentation groups, then filter.
 """
@@ -24,7 +24,7 @@ from datamint.dataset.label_schema import (
 )
 from datamint.dataset.prepared import Prepared, PreparedRecords
 from datamint.entities import Annotation, Project, Resource
-from datamint.exceptions import DatamintDatasetException
+from datamint.exceptions import DatamintDatasetException, ItemNotFoundError, ValidationError
 from datamint.storage.record_table import RecordTable, as_table
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _resolve_project(api: ProjectReader, project: str | Project) -> Project:
 def _worklists(
     api: ProjectReader, project: Project, wanted: str | Sequence[Any]
 ) -> list[dict[str, Any]]:
-    """Full worklists of the project (contract §4.5), limited to ``wanted`` unless 'all'."""
+    """Full worklists of the project, limited to ``wanted`` unless 'all'."""
     items = []
     for item in api.get_project_worklists(project.id):
         item = dict(item)
@@ -92,15 +92,40 @@ def _worklists(
     return full
 
 
+def _given_resources(
+    api: ProjectReader, given: Sequence[Resource | Mapping[str, Any] | str]
+) -> list[Resource]:
+    """Resources passed as entities, records or ids; ids are fetched (``GET /resources/{id}``).
+
+    Raises:
+        ItemNotFoundError: Naming every id the server does not know (or that is no UUID).
+    """
+    records: list[Resource] = []
+    unknown: list[str] = []
+    for item in given:
+        if isinstance(item, Resource):
+            records.append(item)
+        elif isinstance(item, str):
+            try:
+                records.append(Resource(api.get_resource(item)))
+            except (ItemNotFoundError, ValidationError):
+                unknown.append(item)
+        else:
+            records.append(Resource(dict(item)))
+    if unknown:
+        raise ItemNotFoundError(f"resources not found on the server: {', '.join(unknown)}")
+    return records
+
+
 def prepare(
     api: ProjectReader,
     *,
     project: str | Project | None,
-    resources: Sequence[Resource | Mapping[str, Any]] | None,
+    resources: Sequence[Resource | Mapping[str, Any] | str] | None,
     accepts: Callable[[Resource], bool],
     options: PrepareOptions,
 ) -> Prepared:
-    """Fetch and filter everything a dataset needs (contract §6.2).
+    """Fetch and filter everything a dataset needs.
 
     Records stay compact throughout (:class:`~datamint.storage.record_table.RecordTable`):
     the resource listing as the client returns it, annotations searched for
@@ -109,7 +134,8 @@ def prepare(
     Args:
         api: The client.
         project: A project name (a UUID string is a name too) or a Project.
-        resources: Resources instead of a project.
+        resources: Resources instead of a project: entities, records, or resource ids
+            (each fetched with ``GET /resources/{id}``).
         accepts: Whether the dataset class can represent a resource (by kind/depth).
         options: Schema and filter settings.
 
@@ -117,7 +143,8 @@ def prepare(
         The prepared state.
 
     Raises:
-        ItemNotFoundError: If no project has that name.
+        ItemNotFoundError: If no project has that name, or a resource id is unknown (the
+            message lists every such id).
         DatamintDatasetException: On conflicting worklist schemas, or an annotation for
             a resource that was not asked for.
     """
@@ -126,7 +153,7 @@ def prepare(
     if proj is not None:
         listed = api.get_project_resources(proj.id)
     else:
-        listed = [r.record if isinstance(r, Resource) else dict(r) for r in resources or ()]
+        listed = [r.record for r in _given_resources(api, resources or ())]
     kept: list[int] = []
     excluded: list[int] = []
     kept_ids: list[str] = []
@@ -182,7 +209,13 @@ def prepare(
         schema,
         np.arange(len(final), dtype=np.int64),
         table.take(excluded),
+        tuple(sorted({kinds_author for kinds_author in _authors(found, keep)})),
     )
+
+
+def _authors(found: _Found, keep: np.ndarray) -> set[str]:
+    """The authors of the kept annotations (``keep`` is parallel to ``found.rows``)."""
+    return {found.kinds[int(c)].author for c in np.unique(found.kind_codes[keep])}
 
 
 @dataclass
@@ -279,6 +312,7 @@ def _search(
             kind = ann.annotation_type
             key = (
                 ann.created_by,
+                ann.author,
                 kind,
                 ann.identifier,
                 ann.frame_index is None,

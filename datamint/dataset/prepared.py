@@ -178,6 +178,8 @@ class Prepared:
         rows: int64 ``(N,)``: the dataset's resources, as rows of ``records``, in order.
         excluded_records: Resources of the project that this dataset class cannot
             represent (their records).
+        annotators: Every author of the kept annotations, sorted; kept by :meth:`select`,
+            so the parts of a split share it.
     """
 
     project: Project | None
@@ -185,6 +187,7 @@ class Prepared:
     schema: LabelSchema
     rows: np.ndarray = field(default_factory=lambda: _all_rows(0))
     excluded_records: RecordTable = field(default_factory=RecordTable)
+    annotators: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -200,6 +203,7 @@ class Prepared:
             PreparedRecords.of(resources, annotations),
             schema,
             _all_rows(len(resources)),
+            annotators=tuple(sorted({a.author for anns in annotations for a in anns})),
         )
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""``dataset.split()``, ``kfold()``, ``split_spec()``: modes and split datasets (contract §9).
+"""``dataset.split()``, ``kfold()``, ``split_spec()``: modes and split datasets.
 
 Splits always partition *resources* (or patients): the slices of one volume, or the
 frames of one video, never straddle two splits, also on sliced views, and a split
@@ -60,9 +60,9 @@ def _result(ds: V, parts: dict[str, list[int]], source: str, as_of: str | None) 
 def stratum_values(ds: V, stratify_by: str) -> list[Hashable]:
     """Per resource, its class for stratification.
 
-    For an image label: 1 when the annotators' majority (``mode``, contract §8.2) marks
+    For an image label: 1 when the annotators' majority (``mode``: at least half of them) marks
     it, else 0. For a category identifier: the majority value (``mode``, ties to the
-    lowest index, §8.3) or None when nobody set it.
+    lowest index) or None when nobody set it.
 
     Raises:
         SplitError: If ``stratify_by`` is neither an image label nor a category.
@@ -140,7 +140,7 @@ def split_dataset(
     use_server_splits: bool = False,
     **ratios: float,
 ) -> SplitResult:
-    """Split a dataset's resources into named datasets (contract §9).
+    """Split a dataset's resources into named datasets.
 
     Modes, in this order: ``by_patient=True`` (whole patients shuffled and assigned;
     needs ratios); automatic project mode (no ratios, ``use_project_splits`` None, and a

@@ -39,6 +39,10 @@ class SlicedVideoDataset(VideoDataset):
     ``(N, H, W)`` uint8 with ``mask_labels``, or semantic ``(L+1, H, W)``; ``spacing``
     and ``affine`` in pixel units; ``metainfo`` with ``plane`` ``"frame"`` and ``index``
     the frame. ``len`` is the sum of the videos' frame counts from metadata.
+
+    Args:
+        *args: The positional arguments of :class:`~datamint.dataset.base.DatamintBaseDataset`.
+        **kwargs: Its keyword arguments.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

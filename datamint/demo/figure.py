@@ -62,12 +62,12 @@ def save_figure(
     Returns:
         ``path``.
     """
-    best, best_area = None, -1.0
+    best, best_area, best_index = None, -1.0, 0
     for i in range(len(dataset)):
         item = dataset[i]
         area = float(torch.as_tensor(item["masks"])[list(channels)].sum())
         if area > best_area:
-            best, best_area = item, area
+            best, best_area, best_index = item, area, i
     assert best is not None, "the validation split is empty"
     image, mask = collate([best])
     model.eval()
@@ -89,10 +89,11 @@ def save_figure(
         cv2.putText(
             canvas, title, (x + 4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA
         )
-    resource = best["resource"]
+    resource = dataset.get_resource(best_index)
+    info = best.get("metainfo") or {}
     caption = (
-        f"{resource.filename} slice {best['metainfo']['slice_index']}"
-        if "metainfo" in best
+        f"{resource.filename} {info['plane']} slice {info['index']}"
+        if info.get("plane")
         else resource.filename
     )
     cv2.putText(

@@ -1,7 +1,7 @@
 """Read-only views of server records: :class:`Project`, :class:`Resource`, :class:`Annotation`.
 
 They hold the JSON record as sent (unknown keys kept) and expose the fields under
-the client's names (contract §4.4 renames). They carry no API handle, so they pickle
+the client's names. They carry no API handle, so they pickle
 as plain data into DataLoader workers.
 """
 

@@ -12,7 +12,7 @@ from datamint.schema import annotation_field
 
 
 class Annotation(Entity):
-    """A Datamint annotation (contract §4.4), with the client's field names.
+    """A Datamint annotation, with the client's field names.
 
     Wire renames are accepted: ``name`` -> ``identifier``, ``type`` -> ``annotation_type``,
     ``added_by`` -> ``created_by``, ``index`` -> ``frame_index``, ``value`` ->
@@ -44,7 +44,7 @@ class Annotation(Entity):
 
     @property
     def scope(self) -> str:
-        """``image`` or ``frame``; derived from ``frame_index`` when absent (contract §4.4)."""
+        """``image`` or ``frame``; derived from ``frame_index`` when absent."""
         scope = self._record.get("scope")
         if scope:
             return str(scope)
@@ -62,7 +62,7 @@ class Annotation(Entity):
 
     @property
     def author(self) -> str:
-        """``created_by``, else ``created_by_model``, else ``"unknown"`` (contract §7.1)."""
+        """``created_by``, else ``created_by_model``, else ``"unknown"``."""
         return self.created_by or self.created_by_model or "unknown"
 
     @property
@@ -140,7 +140,7 @@ class Annotation(Entity):
         """The ``file`` field of the record."""
         return self._record.get("file")
 
-    # -- wire-name aliases (contract §4.4) ---------------------------------------------
+    # -- wire-name aliases ---------------------------------------------
     @property
     def added_by(self) -> str | None:
         """Alias of :attr:`created_by` (wire name ``added_by``)."""

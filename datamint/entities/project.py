@@ -6,7 +6,7 @@ from datamint.entities.base import Entity
 
 
 class Project(Entity):
-    """A Datamint project (contract §4.2). Build from a ``GET /projects`` record."""
+    """A Datamint project. Build from a ``GET /projects`` record."""
 
     @property
     def name(self) -> str:

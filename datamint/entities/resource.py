@@ -16,7 +16,7 @@ from datamint.schema import (
 
 
 class Resource(Entity):
-    """A Datamint resource (contract §4.3). Build from a ``GET /projects/{id}/resources`` item."""
+    """A Datamint resource. Build from a ``GET /projects/{id}/resources`` item."""
 
     @property
     def filename(self) -> str:
@@ -71,24 +71,24 @@ class Resource(Entity):
 
     @property
     def patient_id(self) -> str | None:
-        """``patient_id``, falling back to ``metadata.PatientID`` (contract §5.2)."""
+        """``patient_id``, falling back to ``metadata.PatientID``."""
         return resource_patient_id(self._record)
 
     @property
     def kind(self) -> ResourceKind:
-        """The resource kind of contract §5.1."""
+        """The resource kind (see :func:`datamint.schema.resource_kind`)."""
         return resource_kind(self._record)
 
     @cached_property
     def file_version(self) -> tuple[Any, ...]:
         """What identifies one version of the resource's file: ``(id, sha256, size,
-        created_at, deleted_at)`` (contract §11.1 plus the content hash); worked out once
+        created_at, deleted_at)``; worked out once
         per object, for per-process memos keyed by file."""
         return (self.id, self.sha256, self.size, self.created_at, self.deleted_at)
 
     @property
     def depth(self) -> int:
-        """Slices or frames, from metadata (contract §5.2). Raises ValueError when unknown."""
+        """Slices or frames, from metadata. Raises ValueError when unknown."""
         return resource_depth(self._record)
 
     @property

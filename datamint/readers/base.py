@@ -43,7 +43,7 @@ HEAD_BYTES = 4096
 class FileHint:
     """What the server's Resource record says about a file; every field may be ``None``.
 
-    Only consulted when the file's first bytes are not conclusive (contract §5.1).
+    Only consulted when the file's first bytes are not conclusive.
 
     Args:
         filename: The resource's ``filename`` (e.g. ``"ct.nii.gz"``); only its suffix is used.
@@ -174,7 +174,8 @@ class Reader(abc.ABC):
     name: ClassVar[str]
     #: Bumped when the output for the same file changes (cache keys use it).
     version: ClassVar[str]
-    #: Resource kinds of contract §5.1 this reader serves when the bytes are not conclusive.
+    #: Resource kinds (:class:`~datamint.schema.ResourceKind`) this reader serves when the
+    #: bytes are not conclusive.
     kinds: ClassVar[tuple[str, ...]] = ()
     #: One line saying what the reader recognises, for error messages.
     detects: ClassVar[str] = ""
@@ -200,7 +201,8 @@ class Reader(abc.ABC):
         """Decode the whole file.
 
         Raises:
-            InvalidResourceError: If the file is corrupt, truncated or breaks the contract.
+            InvalidResourceError: If the file is corrupt, truncated, or its shape, geometry
+                or tags are invalid.
             UnsupportedFormatError: If it is not this reader's format.
         """
 

@@ -6,7 +6,9 @@ palette and YBR to RGB) are in :mod:`datamint.readers.dicom_pixels` and
 classic tags, frame interval, fallbacks) in :mod:`datamint.readers.dicom_geometry`.
 
 Versions: ``"1"`` returned stored values and 16-bit RGB for 8-bit palettes; ``"2"``
-applies the Modality LUT and returns uint8 RGB for 8-bit palettes.
+applies the Modality LUT and returns uint8 RGB for 8-bit palettes; ``"3"`` applies RT
+Dose's (3004,000E) Dose Grid Scaling and places its frames with (3004,000C) Grid Frame
+Offset Vector, and rounds a float MONOCHROME1 inversion once (from float64).
 
 Example:
     >>> result = DicomReader().read("ct.dcm")          # doctest: +SKIP
@@ -88,7 +90,7 @@ class DicomReader(Reader):
     """
 
     name = "dicom"
-    version = "2"
+    version = "3"
     kinds = ("dicom",)
     detects = "b'DICM' at byte 128, or a DICOM hint (.dcm/.dicom, application/dicom)"
 

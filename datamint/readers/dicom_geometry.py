@@ -7,7 +7,13 @@ Sources, in order:
    Plane Position Sequence > (0020,0032) Image Position (Patient), Plane Orientation
    Sequence > (0020,0037) Image Orientation (Patient), Pixel Measures Sequence >
    (0028,0030) Pixel Spacing.
-2. Classic: the same three elements at the top level.
+2. Classic: the same three elements at the top level. A multi-frame RT Dose (PS3.3
+   C.8.8.3.2) gives each frame's position with (3004,000C) Grid Frame Offset Vector: when
+   its first value is 0 the offsets (mm) are relative to (0020,0032) Image Position
+   (Patient) along the normal of (0020,0037) (the cross product of the row and column
+   cosines); when it equals the third value of Image Position (Patient) (allowed for
+   axial grids only) the offsets are patient z coordinates; any other vector is read
+   relative to its first value, with a warning.
 
 With position, orientation and spacing, the geometry is ``Calibration.PATIENT`` in RAS
 (the LPS tags pass through :func:`~datamint.geometry.lps_to_ras`). Frames whose
@@ -107,15 +113,45 @@ def _functional(frame: Dataset | None, shared: Dataset | None, sequence: str, ke
     return None
 
 
+def _grid_frame_positions(
+    ds: Dataset, frames: int, position: np.ndarray, orientation: np.ndarray, path: Path
+) -> list[np.ndarray] | None:
+    """Each frame's position (LPS, mm) from (3004,000C) Grid Frame Offset Vector, or
+    ``None`` when the vector is absent or has fewer than ``frames`` numbers (module
+    docstring)."""
+    raw = ds.get("GridFrameOffsetVector")
+    if raw in (None, "") or frames < 2:
+        return None
+    offsets = floats(list(raw)[:frames] if not isinstance(raw, str | float) else [raw], frames)
+    if offsets is None:
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    if offsets[0] == 0.0:
+        return [position + d * normal for d in offsets]
+    axial = np.allclose(orientation, [1, 0, 0, 0, 1, 0], atol=1e-4)
+    if axial and abs(offsets[0] - position[2]) < _SAME_POSITION_MM:
+        return [np.array([position[0], position[1], z]) for z in offsets]
+    _warn(
+        path,
+        f"(3004,000C) Grid Frame Offset Vector starts at {offsets[0]:g}, neither 0 nor the "
+        "z of (0020,0032) Image Position (Patient) on an axial grid; read relative to it",
+    )
+    return [position + (d - offsets[0]) * normal for d in offsets]
+
+
 def _plane_per_frame(
-    ds: Dataset, frames: int
+    ds: Dataset, frames: int, path: Path
 ) -> tuple[list[np.ndarray | None], list[np.ndarray | None], np.ndarray | None]:
     """Positions, orientations and the first spacing found, per frame."""
     if "PerFrameFunctionalGroupsSequence" not in ds:
         position = floats(ds.get("ImagePositionPatient"), 3)
         orientation = floats(ds.get("ImageOrientationPatient"), 6)
         spacing = _spacing(ds.get("PixelSpacing"), ds.get("ImagerPixelSpacing"))
-        return [position] * frames, [orientation] * frames, spacing
+        grid = None
+        if position is not None and orientation is not None:
+            grid = _grid_frame_positions(ds, frames, position, orientation, path)
+        positions: list[np.ndarray | None] = list(grid) if grid else [position] * frames
+        return positions, [orientation] * frames, spacing
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     per_frame = list(ds.PerFrameFunctionalGroupsSequence)
     positions, orientations, spacing = [], [], None
@@ -221,7 +257,7 @@ def dataset_geometry(ds: Dataset, frames: int, path: Path) -> Geometry | None:
             or frame positions are irregular; the geometry then degrades as documented.
     """
     interval = frame_interval_s(ds) if frames > 1 else None
-    positions, orientations, spacing = _plane_per_frame(ds, frames)
+    positions, orientations, spacing = _plane_per_frame(ds, frames, path)
     if spacing is not None:
         geometry = _patient_geometry(positions, orientations, spacing, interval, path)
         if geometry is not None:

@@ -11,7 +11,10 @@ enhanced objects. Per frame, the first of these that exists is applied:
    them in (0028,9145) Pixel Value Transformation Sequence, per frame in (5200,9230)
    Per-Frame Functional Groups Sequence, else in (5200,9229) Shared Functional Groups
    Sequence, else at the top level. (0028,1054) Rescale Type (HU, US, ...) is not checked.
-3. Nothing: the stored values are returned.
+3. RT Dose (PS3.3 C.8.8.3): (3004,000E) Dose Grid Scaling, when neither of the above is
+   present: ``out = DoseGridScaling * v``, the dose in (3004,0002) Dose Units (``GY``, or
+   ``RELATIVE``). Frames share one scaling. ``rescale_slope`` of a header read reports it.
+4. Nothing: the stored values are returned.
 
 Only monochrome data (MONOCHROME1/2) are transformed: the Modality LUT does not apply
 to RGB, YBR or PALETTE COLOR. The VOI LUT ((0028,1050) Window Center, (0028,1051)
@@ -44,7 +47,14 @@ from pydicom.dataset import Dataset
 
 from datamint.exceptions import InvalidResourceError
 
-__all__ = ["ModalityLUT", "frame_rescales", "modality_lut", "rescale_sources", "stored_range"]
+__all__ = [
+    "ModalityLUT",
+    "dose_grid_scaling",
+    "frame_rescales",
+    "modality_lut",
+    "rescale_sources",
+    "stored_range",
+]
 
 _MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 
@@ -84,11 +94,13 @@ class ModalityLUT:
         ends = [slope * v + intercept for slope, intercept in self.rescales for v in (lo, hi)]
         return min(ends), max(ends)
 
-    def apply(self, stored: np.ndarray) -> np.ndarray:
+    def apply(self, stored: np.ndarray, *, float_dtype: Any = None) -> np.ndarray:
         """Map stored values of shape ``(N, H, W)`` to ``self.dtype`` output values.
 
         Args:
             stored: Stored values, one frame per index of axis 0.
+            float_dtype: Where the output is a float rescale, return this dtype instead
+                of ``self.dtype`` (``np.float64`` to keep computing before rounding).
 
         Returns:
             A new array (or ``stored`` itself for the identity) of the same shape.
@@ -102,7 +114,8 @@ class ModalityLUT:
         if self.lut is not None:
             index = np.clip(stored.astype(np.int64) - self.first_mapped, 0, len(self.lut) - 1)
             return self.lut[index]
-        out = np.empty(stored.shape, dtype=self.dtype)
+        dtype = self.dtype if float_dtype is None or self.dtype.kind != "f" else float_dtype
+        out = np.empty(stored.shape, dtype=dtype)
         rescales = self.rescales or ()
         for k, (slope, intercept) in enumerate(rescales):
             if self.dtype.kind == "i":
@@ -182,6 +195,22 @@ def frame_rescales(ds: Dataset, frames: int) -> list[tuple[float, float]] | None
     ]
 
 
+def dose_grid_scaling(ds: Dataset) -> float | None:
+    """(3004,000E) Dose Grid Scaling (Gy or relative dose per stored unit), or ``None``
+    when absent.
+
+    Raises:
+        ValueError: If it is present but not a finite positive number.
+    """
+    value = ds.get("DoseGridScaling")
+    if value is None or value == "":
+        return None
+    scaling = float(value)
+    if not (np.isfinite(scaling) and scaling > 0):
+        raise ValueError(f"(3004,000E) Dose Grid Scaling {value!r} is not a positive number")
+    return scaling
+
+
 def _lut_data(ds: Dataset, item: Dataset, path: Path) -> tuple[np.ndarray, int, int]:
     descriptor = item.get("LUTDescriptor")
     if descriptor is None or len(descriptor) != 3 or "LUTData" not in item:
@@ -247,6 +276,13 @@ def modality_lut(ds: Dataset, stored_dtype: np.dtype, frames: int, path: Path) -
             f"'{path}': (0028,1053) Rescale Slope or (0028,1052) Rescale Intercept is not a "
             f"number: {exc}"
         ) from exc
+    if rescales is None:
+        try:
+            scaling = dose_grid_scaling(ds)
+        except (TypeError, ValueError) as exc:
+            raise InvalidResourceError(f"'{path}': {exc}") from exc
+        if scaling is not None:
+            rescales = [(scaling, 0.0)] * frames
     if rescales is None or all(r == (1.0, 0.0) for r in rescales):
         return identity
     if limits is None:

@@ -11,7 +11,8 @@ What the array holds (PS3.3 C.7.6.3 Image Pixel Module, C.11.1 Modality LUT Modu
   after the Modality LUT each value x becomes ``a + b - x``, where ``[a, b]`` is the
   output range of the stored range ((0028,0101) Bits Stored, (0028,0103) Pixel
   Representation) through the Modality LUT. The dtype is kept; applying the formula
-  again recovers x.
+  again recovers x. A float result (fractional rescale) is computed in float64 through
+  both steps and rounded to float32 once, so it equals a float64 reference rounded.
 * **PALETTE COLOR** becomes RGB through the (0028,1101-1103) Palette Color Lookup
   Tables (normal or segmented, as ``pydicom.pixels.apply_color_lut`` reads them). The
   output is uint8 whenever the palette holds 8-bit colours, decided from the tables (in
@@ -47,7 +48,12 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from datamint.exceptions import InvalidResourceError, UnsupportedFormatError
 from datamint.readers.base import decoding
-from datamint.readers.dicom_modality import ModalityLUT, modality_lut, rescale_sources
+from datamint.readers.dicom_modality import (
+    ModalityLUT,
+    dose_grid_scaling,
+    modality_lut,
+    rescale_sources,
+)
 
 __all__ = [
     "PIXEL_KEYWORDS",
@@ -222,12 +228,17 @@ def _float_or_none(value: object) -> float | None:
 def rescale_of(ds: Dataset) -> tuple[float | None, float | None]:
     """(0028,1053) Rescale Slope and (0028,1052) Rescale Intercept of the first frame,
     as :func:`decode_pixels` applies them (sources:
-    :func:`~datamint.readers.dicom_modality.rescale_sources`); ``None`` each when absent
-    or not a number (a monochrome image with a malformed value fails to decode instead).
+    :func:`~datamint.readers.dicom_modality.rescale_sources`; for an RT Dose without
+    them, (3004,000E) Dose Grid Scaling and 0); ``None`` each when absent or not a number
+    (a monochrome image with a malformed value fails to decode instead).
     """
     source = rescale_sources(ds, 1)[0]
     if source is None:
-        return None, None
+        try:
+            scaling = dose_grid_scaling(ds)
+        except (TypeError, ValueError):
+            return None, None
+        return (scaling, 0.0) if scaling is not None else (None, None)
     return _float_or_none(source.get("RescaleSlope")), _float_or_none(
         source.get("RescaleIntercept")
     )
@@ -305,9 +316,13 @@ def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
         index = np.clip(arr[..., 0].astype(np.int64) - plan.palette_first, 0, len(plan.palette) - 1)
         arr = plan.palette[index]
     elif channels == 1:
-        values = plan.modality.apply(arr[..., 0])
-        if photometric == "MONOCHROME1":
-            values = _invert_monochrome1(values, plan)
+        if photometric == "MONOCHROME1":  # invert before rounding a float rescale
+            values = plan.modality.apply(arr[..., 0], float_dtype=np.float64)
+            if values.dtype.kind == "f" and values.dtype != np.float64:
+                values = values.astype(np.float64)
+            values = _invert_monochrome1(values, plan).astype(plan.dtype, copy=False)
+        else:
+            values = plan.modality.apply(arr[..., 0])
         arr = values[..., None]
     if arr.dtype != plan.dtype and not np.can_cast(arr.dtype, plan.dtype, "safe"):
         raise InvalidResourceError(

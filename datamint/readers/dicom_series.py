@@ -1,7 +1,9 @@
 """A DICOM series (a ZIP archive of its files, or a folder) to one ``(C, N, H, W)`` volume.
 
-The server sends a series resource as a ZIP of its ``.dcm`` files under any names; a
-folder is read the same way. Members without ``DICM`` at byte 128 (READMEs) and a
+A ZIP of the ``.dcm`` files of a series under any names (a series exported by other
+tools; the Datamint platform and our reference server send a series as ONE multi-frame
+DICOM instead, read by :class:`~datamint.readers.dicom.DicomReader`); a folder is read
+the same way. Members without ``DICM`` at byte 128 (READMEs) and a
 DICOMDIR ((0002,0002) Media Storage SOP Class UID 1.2.840.10008.1.3.10) are skipped
 (listing and scanning: :mod:`datamint.readers.dicom_series_scan`).
 
@@ -134,11 +136,12 @@ class DicomSeriesReader(Reader):
     """Reads a DICOM series from a ZIP archive or a folder (rules: module docstring).
 
     Versions: ``"1"`` returned stored values and warned on a missing slice; ``"2"``
-    applies each slice's Modality LUT (HU for CT) and refuses gaps and several series.
+    applies each slice's Modality LUT (HU for CT) and refuses gaps and several series;
+    ``"3"`` rounds a float MONOCHROME1 inversion once (from float64).
     """
 
     name = "dicom_series"
-    version = "2"
+    version = "3"
     kinds = ()
     detects = "a ZIP archive (b'PK\\x03\\x04') or a folder of DICOM files"
 

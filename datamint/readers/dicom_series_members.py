@@ -1,7 +1,7 @@
 """The members of a DICOM series resource: the files of a folder or the entries of a ZIP.
 
 :func:`_members` maps each member's name to an opener. A ZIP entry stored without
-compression (the server's series ZIPs, API.md; ``build_series_zip``) is a
+compression (``zip -0``; :func:`datamint.testing.series_zip.stored_series_zip`) is a
 :class:`_StoredMember`: its header bytes are read with ``os.pread`` at the entry's data
 offset, with no zipfile object per member (about 5 us instead of 30 us an entry). Other
 entries open through :mod:`zipfile`. Folder files are listed as ``rglob("*")`` would,
@@ -80,7 +80,7 @@ _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
 class _StoredMember:
-    """A ZIP entry stored without compression (what the server sends): its header is read
+    """A ZIP entry stored without compression (``zip -0``): its header is read
     with ``os.pread`` at the entry's data offset, with no zipfile object per member;
     calling it opens the entry through zipfile (for pydicom)."""
 

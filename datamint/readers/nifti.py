@@ -8,7 +8,7 @@ Values: the stored values in the file's own dtype (int16 CT stays int16, in nati
 order) when the header's scaling is the identity (``scl_slope`` 0, NaN or 1 and
 ``scl_inter`` 0 or NaN, as nibabel reads them); otherwise nibabel's ``get_fdata()``
 (float64, scaling applied). Either way the values equal ``get_fdata()``'s. Datasets cast
-NIfTI items to float64 (contract §7.1) unless asked for the stored dtype
+NIfTI items to float64 unless asked for the stored dtype
 (``image_dtype='stored'``), so the decoded cache holds the compact stored dtype.
 
 Geometry: the file affine (sform if ``sform_code > 0``, else qform if ``qform_code > 0``,
@@ -19,6 +19,12 @@ holds the header fields as stored in the file (``vox_offset``, ``scl_slope``, ..
 same from ``read`` and ``read_header``. ``metainfo['affine']``
 stays the **file** affine on the file's ``(x, y, z)`` index.
 
+Header extensions (ecodes such as AFNI, DICOM, CIFTI-2) are read with the header: they
+lie between the 4-byte extension flag after the header (byte 348 or 540) and
+``vox_offset``, so every byte up to ``vox_offset`` is read (and inflated) when the flag is
+set, up to :data:`MAX_HEADER_BYTES`. ``metainfo['header']`` keeps the header fields; the
+extensions are not copied into the metainfo.
+
 The format is found from the bytes, not the name, so a cached file called ``data`` reads.
 """
 
@@ -26,7 +32,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
+import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,14 +44,16 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from datamint.exceptions import UnsupportedFormatError
+from datamint.exceptions import InvalidResourceError, UnsupportedFormatError
 from datamint.geometry import Calibration, Geometry, NAxis, reverse_index_axes
 from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding, read_head
 
 __all__ = ["NiftiReader", "nifti_version"]
 
 _GZIP = b"\x1f\x8b"
-_HEAD_READ = 4096  # compressed bytes read at a time until the 540-byte header is inflated
+_HEADER_BYTES = {1: 348, 2: 540}  # sizeof_hdr of NIfTI-1 and NIfTI-2
+MAX_HEADER_BYTES = 256 << 20
+"""Most bytes read before the voxels (header extensions such as CIFTI-2 XML included)."""
 
 
 def nifti_version(raw: bytes) -> int | None:
@@ -69,27 +79,57 @@ def _uncompressed_head(head: bytes) -> bytes:
         return b""
 
 
-def _header(path: Path) -> Any:
-    """The file's NIfTI-1/2 header alone: the first bytes read (and inflated), then
-    nibabel's header class. Costs about a tenth of opening the image."""
-    with decoding(path, "nifti", "read the header of"):
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD_READ)
-            if head[:2] == _GZIP:
-                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                raw = inflate.decompress(head, 544)
-                while len(raw) < 544 and not inflate.eof:
-                    more = fh.read(_HEAD_READ)
-                    if not more:
-                        break
-                    raw += inflate.decompress(inflate.unconsumed_tail + more, 544 - len(raw))
-            else:
-                raw = head
+def _vox_offset(raw: bytes, version: int) -> int:
+    """``vox_offset`` of a NIfTI-1 (float32 at byte 108) or NIfTI-2 (int64 at byte 168)
+    header, in the byte order ``sizeof_hdr`` shows; 0 when it is not a finite number."""
+    order = "<" if raw[:4] in (b"\x5c\x01\x00\x00", b"\x1c\x02\x00\x00") else ">"
+    value = (
+        struct.unpack_from(f"{order}f", raw, 108)[0]
+        if version == 1
+        else struct.unpack_from(f"{order}q", raw, 168)[0]
+    )
+    return int(value) if math.isfinite(value) and value > 0 else 0
+
+
+def _header_bytes(path: Path) -> tuple[bytes, int]:
+    """The (inflated) bytes up to the voxel data: the header, the 4-byte extension flag,
+    and the extensions when the flag is set (they lie between the two and ``vox_offset``).
+
+    Returns:
+        The bytes and the NIfTI version.
+
+    Raises:
+        UnsupportedFormatError: If there is no NIfTI-1/2 magic.
+        InvalidResourceError: If ``vox_offset`` lies beyond :data:`MAX_HEADER_BYTES`.
+    """
+    gzipped = read_head(path, 2) == _GZIP
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as fh:
+        raw = fh.read(_HEADER_BYTES[2] + 4)
         version = nifti_version(raw)
         if version is None:
             raise UnsupportedFormatError(
                 f"'{path}' is not a single-file NIfTI-1/2 image (no 'n+1'/'n+2' header magic)"
             )
+        size = _HEADER_BYTES[version]
+        if len(raw) < size + 4 or raw[size] == 0:  # no extension follows
+            return raw[: size + 4], version
+        end = _vox_offset(raw, version)
+        if end > MAX_HEADER_BYTES:
+            raise InvalidResourceError(
+                f"'{path}': vox_offset {end} puts {end - size - 4} bytes of header "
+                f"extensions before the voxels, more than the {MAX_HEADER_BYTES} read"
+            )
+        if end > len(raw):
+            raw += fh.read(end - len(raw))
+    return raw, version
+
+
+def _header(path: Path) -> Any:
+    """The file's NIfTI-1/2 header alone, extensions included: the bytes before the
+    voxels (read and inflated, :func:`_header_bytes`), then nibabel's header class.
+    Costs about a tenth of opening the image."""
+    with decoding(path, "nifti", "read the header of"):
+        raw, version = _header_bytes(path)
         klass = nib.Nifti1Header if version == 1 else nib.Nifti2Header
         return klass.from_fileobj(io.BytesIO(raw))
 

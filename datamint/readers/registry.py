@@ -7,7 +7,7 @@ Detection order:
    ``dicom_series``; a NIfTI-1/2 header, gzipped or not -> ``nifti``; ``ftyp`` at
    byte 4, RIFF AVI or Matroska -> ``video``; PNG/JPEG signatures -> ``image``.
    Readers registered with :func:`register_reader` are asked first.
-2. **Hint** (contract §5.1): the resource kind from ``storage``, ``mimetype`` and
+2. **Hint**: the resource kind from ``storage``, ``mimetype`` and
    ``filename`` (:func:`~datamint.readers.base.hint_kind`, by the table of
    :func:`datamint.schema.resource_kind`), served by the reader listing that kind.
 3. Otherwise :class:`~datamint.exceptions.UnsupportedFormatError`, naming the file
@@ -101,7 +101,8 @@ def read_file(path: str | os.PathLike[str], hint: FileHint | None = None) -> Rea
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         UnsupportedFormatError: If no reader accepts it, or its encoding is unsupported.
-        InvalidResourceError: If it is corrupt, truncated, or breaks the contract.
+        InvalidResourceError: If it is corrupt, truncated, or its shape, geometry or tags
+            are invalid.
     """
     return get_reader(path, hint).read(path, hint)
 

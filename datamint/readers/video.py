@@ -9,16 +9,21 @@ Geometry: a video has no physical calibration, so its geometry is
 1 mm) with ``NAxis.TIME`` and ``frame_interval_s = 1 / CAP_PROP_FPS``. Without a
 usable frame rate the geometry is ``None``.
 
-Frame count: the container's ``CAP_PROP_FRAME_COUNT`` serves header reads; a full read
-that decodes a different number of frames keeps what it decoded and warns
-(DatamintWarning), since a header read of the same file would then disagree.
+Frame count: the container's ``CAP_PROP_FRAME_COUNT`` serves header reads, and a full
+read must decode exactly that many frames: a file whose container reports a negative
+count (FFmpeg's answer for a damaged header) or whose decoded count differs from the
+container's is refused with :class:`~datamint.exceptions.InvalidResourceError` naming
+it. A damaged MP4 header otherwise decodes into plausible-looking frames shifted by one,
+with nothing to tell them from the real ones. Only a container that reports no count
+(0) has its frames counted by decoding.
+
+Versions: ``"1"`` kept a mismatched decode with a warning; ``"2"`` refuses it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datamint.exceptions import DatamintWarning, InvalidResourceError, UnsupportedFormatError
+from datamint.exceptions import InvalidResourceError, UnsupportedFormatError
 from datamint.geometry import Calibration, Geometry, NAxis
 from datamint.readers.base import FileHint, HeaderInfo, Reader, ReadResult, decoding
 
@@ -64,11 +69,21 @@ def _capture(path: Path, sniffed: bool) -> Iterator[cv2.VideoCapture]:
         capture.release()
 
 
-def _properties(capture: cv2.VideoCapture) -> tuple[int, int, int, float]:
-    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+def _properties(capture: cv2.VideoCapture, path: Path) -> tuple[int, int, int, float]:
+    """Frame count (0: unknown), height, width and fps as the container reports them.
+
+    Raises:
+        InvalidResourceError: If the reported frame count is negative or not finite.
+    """
+    reported = float(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if not math.isfinite(reported) or reported < 0:
+        raise InvalidResourceError(
+            f"'{path}': the container reports {reported:.0f} frames (CAP_PROP_FRAME_COUNT); "
+            "its header is damaged, so its frames cannot be trusted"
+        )
     height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-    return max(frames, 0), height, width, float(capture.get(cv2.CAP_PROP_FPS))
+    return int(reported), height, width, float(capture.get(cv2.CAP_PROP_FPS))
 
 
 def _geometry(fps: float) -> Geometry | None:
@@ -81,7 +96,7 @@ class VideoReader(Reader):
     """Reads every frame of a video through OpenCV (rules: module docstring)."""
 
     name = "video"
-    version = "1"
+    version = "2"
     kinds = ("video",)
     detects = "'ftyp' at byte 4 (MP4/MOV), RIFF AVI, Matroska/WebM, or a video/* hint"
 
@@ -96,17 +111,15 @@ class VideoReader(Reader):
             ``ReadResult(array, geometry, None, "video")``.
 
         Raises:
-            InvalidResourceError: If it cannot be opened or no frame decodes.
+            InvalidResourceError: If it cannot be opened, no frame decodes, or the number
+                of frames decoded differs from the container's (a damaged file).
             UnsupportedFormatError: If it is not a video at all.
-
-        Warns:
-            DatamintWarning: If the decoded frame count differs from the container's.
         """
         path = Path(path)
         with open(path, "rb") as fh:
             sniffed = is_video(fh.read(16))
         with _capture(path, sniffed) as capture:
-            expected, height, width, fps = _properties(capture)
+            expected, height, width, fps = _properties(capture, path)
             array = np.empty((3, expected, height, width), dtype=np.uint8)
             extra: list[np.ndarray] = []
             count = 0
@@ -128,12 +141,12 @@ class VideoReader(Reader):
                 count += 1
         if count == 0:
             raise InvalidResourceError(f"'{path}': no video frame could be decoded")
-        if count != expected:
-            warnings.warn(
-                f"'{path}': decoded {count} frames, the container says {expected}",
-                DatamintWarning,
-                stacklevel=2,
+        if expected and count != expected:
+            raise InvalidResourceError(
+                f"'{path}': decoded {count} frames, the container says {expected} "
+                "(CAP_PROP_FRAME_COUNT); the file is damaged"
             )
+        if not expected:
             array = np.ascontiguousarray(np.concatenate([array[:, :count], *extra], axis=1))
         return ReadResult(array, _geometry(fps), None, self.name)
 
@@ -143,14 +156,15 @@ class VideoReader(Reader):
         Frames are counted by decoding only when the container gives no count.
 
         Raises:
-            InvalidResourceError: If it cannot be opened.
+            InvalidResourceError: If it cannot be opened, or its container reports a
+                negative frame count (a damaged header).
             UnsupportedFormatError: If it is not a video at all.
         """
         path = Path(path)
         with open(path, "rb") as fh:
             sniffed = is_video(fh.read(16))
         with _capture(path, sniffed) as capture:
-            frames, height, width, fps = _properties(capture)
+            frames, height, width, fps = _properties(capture, path)
             if frames == 0:
                 while capture.grab():
                     frames += 1

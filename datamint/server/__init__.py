@@ -3,7 +3,7 @@
 Layers, each calling only downward::
 
     app.py                    create_app(store_dir): FastAPI app, error handlers, request log
-    routes_*.py               one router per endpoint group (contract/API.md §4): reads in
+    routes_*.py               one router per endpoint group: reads in
                               routes_{projects,resources,annotations,worklists,splits,datasets},
                               writes in routes_resource_writes and routes_annotation_writes
     guard.py                  ASGI middleware: API key before any body byte, bounded bodies
@@ -24,7 +24,8 @@ Layers, each calling only downward::
     auth.py                   API keys (stored as sha256) -> user email
     importer.py               project.json (format datamint-project-manifest v1) -> store
     import_folder.py          a plain folder, masks by name (<image>__<label>__<annotator>)
-    import_common.py          derived ids, series ZIPs, metadata filling, created_at stamps
+    import_common.py          derived ids, metadata filling, created_at stamps
+    series_dicom.py           a DICOM series (files or a ZIP) -> one multi-frame DICOM
     synthetic.py              generated projects of any size (tests, benchmarks)
     store/                    ProjectStore: one SQLite repository per concern + BlobStore
     blobs.py                  BlobStore: files named by their sha256, written atomically

@@ -1,7 +1,7 @@
 """The FastAPI application of the reference server (``datamint serve``).
 
-``create_app(store_dir)`` wires the store, the routers of contract/API.md §4, JSON error
-bodies ``{"message": ...}`` (§3.3), the request guard (key before body, bounded bodies,
+``create_app(store_dir)`` wires the store, the routers of every endpoint group, JSON error
+bodies ``{"message": ...}``, the request guard (key before body, bounded bodies,
 strict JSON: :mod:`datamint.server.guard`) and a one-line-per-request log on the
 ``datamint.server`` logger: method, path as sent (percent-encoded, so it holds no space or
 control character; never the query string or headers), status, duration and user email,

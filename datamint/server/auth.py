@@ -1,7 +1,7 @@
 """API keys: how they are made, stored (sha256 only) and read from a request.
 
 The server accepts the key in the ``apikey`` header (what every client sends) or as
-``Authorization: Bearer <key>`` (contract/API.md §2.3). When both are present ``apikey`` wins.
+``Authorization: Bearer <key>``. When both are present ``apikey`` wins.
 A key is never stored, logged or echoed; only its sha256 is kept.
 
 This module does not import FastAPI; ``deps.py`` wraps :func:`authenticate` for the routes.

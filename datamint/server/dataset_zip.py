@@ -8,7 +8,7 @@ volumes are compressed already), timestamps 1980-01-01, mode 0644, Unix attribut
 Layout::
 
     manifest.json                      {format, dataset_id, project_id, name, resources: [...]}
-    files/<resource id>/<file name>    one entry per resource (a DICOM series as its ZIP)
+    files/<resource id>/<file name>    one entry per resource (a DICOM series as <name>.dcm)
 
 Tokens are random UUIDs kept in memory for :data:`TOKEN_TTL_S` seconds, each bound to the
 user who asked for it; a restarted server forgets them (ask for a new one).
@@ -22,9 +22,10 @@ import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from datamint.server.series_dicom import series_suffix
 from datamint.server.store import ProjectStore
 from datamint.server.timeutil import now_us
 
@@ -38,12 +39,10 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 _COPY_BYTES = 1 << 20
 
 
-def _entry_name(record: dict[str, Any]) -> str:
+def _entry_name(record: dict[str, Any], blob: Path) -> str:
     name = PurePosixPath(str(record.get("filename") or record["id"]).rstrip("/")).name
     name = "".join(ch if ch.isprintable() and ch not in "\\/:" else "_" for ch in name)
-    name = name or "file"
-    if len(record.get("files") or []) > 1:  # a DICOM series is stored as a ZIP
-        name += ".zip"
+    name = (name or "file") + (series_suffix(record, blob) or "")
     return f"files/{record['id']}/{name}"
 
 
@@ -78,7 +77,7 @@ def build_dataset_zip(
                 "mimetype": record.get("mimetype"),
                 "sha256": sha,
                 "size": store.blob_path(sha).stat().st_size,
-                "path": _entry_name(record),
+                "path": _entry_name(record, store.blob_path(sha)),
             }
         )
     manifest = {"format": "datamint-dataset-zip", "format_version": 1, **dataset}

@@ -1,6 +1,6 @@
 """FastAPI glue shared by the routers: the store, the current user, ids, access, paging.
 
-Wire decisions made here (contract/API.md §3):
+Wire decisions made here:
 
 - an id that is not a UUID in a **path** is answered 404 ``"<entity> <id> not found (not a
   valid UUID)"``: such an entity cannot exist, and every client maps 404 + "not found" to
@@ -46,7 +46,7 @@ __all__ = [
     "require_worklist",
 ]
 
-#: Largest page a list route serves; the existing client asks for exactly this (§3.2).
+#: Largest page a list route serves; the existing client asks for exactly this.
 MAX_PAGE = 5000
 
 
@@ -62,7 +62,7 @@ def more_errors(**codes: str) -> dict[int | str, dict[str, Any]]:
     return {int(k[1:]): {"model": ErrorBody, "description": v} for k, v in codes.items()}
 
 
-#: Error answers every router documents (bodies ``{"message": ...}``, §3.3).
+#: Error answers every router documents (bodies ``{"message": ...}``).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (

@@ -1,7 +1,7 @@
 """Errors of the reference server.
 
 ``ApiError`` is raised inside route handlers and becomes a JSON response
-``{"message": "..."}`` (contract/API.md §3.3). ``ManifestError`` is raised while importing
+``{"message": "..."}``. ``ManifestError`` is raised while importing
 a ``project.json`` and names the file and entry at fault.
 """
 

@@ -1,32 +1,43 @@
-"""What both importers share: derived ids, series archives, metadata and version stamps.
+"""What both importers share: derived ids, metadata and version stamps.
 
 - Ids an import derives are UUIDv5 of a fixed namespace and a path-like name, so importing
   the same thing twice gives the same ids.
-- A DICOM series (several files) is stored as ONE deterministic ZIP archive.
+- (A DICOM series, several files, is stored as ONE multi-frame DICOM:
+  :func:`datamint.server.series_dicom.build_series_dicom`.)
 - A resource whose ``metadata`` lacks ``frame_count``/``width``/``height`` gets them from
   its file's header (:func:`~datamint.server.metadata.derive_metadata`).
-- Re-importing changed content must change what clients key their caches on (contract
-  §11.1): :func:`keep_or_restamp` keeps the stored ``created_at`` when the content is the
+- Re-importing changed content must change what clients key their caches on:
+  :func:`keep_or_restamp` keeps the stored ``created_at`` when the content is the
   same and moves it to now when the content changed.
+- Every imported file's header is read (:func:`datamint.readers.read_header`) and the
+  files no reader can read are listed in a :class:`ReadCheck`: they are imported anyway
+  (their records and annotations stay consistent), and ``datamint import`` prints one
+  warning per file and their count.
 """
 
 from __future__ import annotations
 
 import uuid
-import zipfile
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from datamint.readers import FileHint, read_header
 from datamint.server.metadata import derive_metadata
 from datamint.server.timeutil import format_us, now_us, to_us
 
-__all__ = ["ID_NAMESPACE", "build_series_zip", "derive_id", "fill_metadata", "keep_or_restamp"]
+__all__ = [
+    "ID_NAMESPACE",
+    "ReadCheck",
+    "derive_id",
+    "fill_metadata",
+    "header_problem",
+    "keep_or_restamp",
+]
 
 #: Namespace of the UUIDv5 ids derived by imports.
 ID_NAMESPACE = uuid.UUID("6f1c3c3e-4b8a-5d0e-9a57-2f2b6c1d9e40")
-#: DOS epoch: the earliest ZIP timestamp; used for every entry so archives are reproducible.
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-_CHUNK_BYTES = 1 << 20
 
 
 def derive_id(*parts: str) -> str:
@@ -39,40 +50,6 @@ def derive_id(*parts: str) -> str:
         A UUID string, the same for the same parts.
     """
     return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
-
-
-def build_series_zip(files: list[tuple[str, Path]], out: BinaryIO) -> None:
-    """Write the files of a series as a reproducible ZIP archive.
-
-    Entries are stored (ZIP_STORED), sorted by their manifest path, named by base name,
-    dated 1980-01-01 00:00:00 with mode 0644, so equal inputs give byte-identical archives.
-
-    Args:
-        files: ``(manifest path, file on disk)`` pairs; base names must be unique.
-        out: Seekable binary file to write the archive into.
-
-    Raises:
-        ValueError: If two files share a base name (the archive would be ambiguous).
-        OSError: If a file cannot be read.
-    """
-    ordered = sorted(files, key=lambda item: item[0])
-    names = [PurePosixPath(rel).name for rel, _ in ordered]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"series files share base names {duplicates}; rename them")
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, (_, path) in zip(names, ordered, strict=True):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            size = path.stat().st_size
-            with (
-                open(path, "rb") as src,
-                archive.open(info, "w", force_zip64=size >= 0x7FFFFFFF) as dst,
-            ):
-                for chunk in iter(lambda: src.read(_CHUNK_BYTES), b""):
-                    dst.write(chunk)
 
 
 def fill_metadata(record: dict[str, Any], blob: Path) -> None:
@@ -99,7 +76,7 @@ def fill_metadata(record: dict[str, Any], blob: Path) -> None:
 
 
 def keep_or_restamp(record: dict[str, Any], stored: dict[str, Any] | None, sha: str) -> None:
-    """Set ``created_at`` so that changed content is seen as changed (contract §11.1).
+    """Set ``created_at`` so that changed content is seen as changed.
 
     Same content as stored: ``created_at`` defaults to the stored one. Different content:
     ``created_at`` becomes now, unless the import gives a later instant. A new record's
@@ -123,3 +100,60 @@ def keep_or_restamp(record: dict[str, Any], stored: dict[str, Any] | None, sha: 
         previous is not None and to_us(str(record["created_at"])) <= to_us(str(previous))
     ):
         record["created_at"] = now
+
+
+def header_problem(
+    path: Path, filename: str, mimetype: str | None = None, storage: str | None = None
+) -> str | None:
+    """Read a file's header as datasets will; say why it cannot be read, else ``None``.
+
+    Args:
+        path: The stored file (a ZIP archive for a DICOM series).
+        filename: The name to show instead of ``path`` (the file's path in the import).
+        mimetype: The record's mimetype, a hint for the reader.
+        storage: The record's storage name, a hint too.
+
+    Returns:
+        ``"<error type>: <message>"`` for any reader failure, naming ``filename``.
+    """
+    try:
+        with warnings.catch_warnings():  # odd tags are the reader's business, not a refusal
+            warnings.simplefilter("ignore")
+            read_header(path, FileHint(filename=filename, mimetype=mimetype, storage=storage))
+    except Exception as exc:  # any reader failure makes the file unreadable
+        return f"{type(exc).__name__}: {str(exc).replace(str(path), filename)}"
+    return None
+
+
+@dataclass
+class ReadCheck:
+    """The headers an import read, and the files that could not be read.
+
+    Attributes:
+        checked: Files whose header was read.
+        unreadable: ``"<path in the import>: <why>"`` per file no reader could read.
+    """
+
+    checked: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+    def check(
+        self, path: Path, filename: str, mimetype: str | None = None, storage: str | None = None
+    ) -> str | None:
+        """Read one file's header (:func:`header_problem`); record it when it fails.
+
+        Returns:
+            Why it cannot be read, or ``None``.
+        """
+        self.checked += 1
+        problem = header_problem(path, filename, mimetype, storage)
+        if problem is not None:
+            self.unreadable.append(f"{filename}: {problem}")
+        return problem
+
+    def summary(self) -> str:
+        """One line: how many of the files read could not be."""
+        return (
+            f"{len(self.unreadable)} of {self.checked} imported files could not be read "
+            "(imported anyway; datasets cannot decode them)"
+        )

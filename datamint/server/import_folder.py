@@ -5,8 +5,9 @@ Naming convention (also printed by ``datamint import --help``):
 - **media**: every ``.dcm``/``.dicom``, ``.nii``/``.nii.gz``, ``.mp4``/``.avi``/``.mov``/
   ``.mkv``/``.webm``, ``.png``/``.jpg``/``.jpeg`` file whose name is not a mask name. Its
   *stem* is the name without the extension (``scan1.nii.gz`` -> ``scan1``). Single-frame
-  DICOM files of one folder that share a SeriesInstanceUID form ONE series resource (a ZIP
-  archive) whose stem is the folder's name.
+  DICOM files of one folder that share a SeriesInstanceUID form ONE series resource,
+  stored as one multi-frame DICOM (CT, MR and PET only; :mod:`~datamint.server.series_dicom`),
+  whose stem is the folder's name.
 - **image masks**: ``<stem>__<label>__<annotator>.<ext>`` anywhere in the tree, e.g.
   ``scan1__tumour__alice.nii.gz``: a segmentation of the media file with that stem
   (the one in the same folder when several share the stem).
@@ -16,10 +17,12 @@ Naming convention (also printed by ``datamint import --help``):
 
 Ids are UUIDv5 of the project name and the relative path (masks: and their content's
 sha256), so an import is idempotent, and an edited mask is a NEW annotation while the old
-one is soft-deleted (contract §11.1). A media file whose content changed keeps its id and
+one is soft-deleted. A media file whose content changed keeps its id and
 gets new ``sha256``/``size``/``created_at``. Files gone from the folder are soft-deleted.
-Metadata comes from each file's header. One worklist holds every label as a segmentation
-class (indices of earlier imports are kept). Everything is written in one transaction.
+Metadata comes from each file's header. Every media and mask file's header is read; a
+file no reader can read is imported anyway and reported (``FolderReport.reads`` and a
+line in ``warnings``). One worklist holds every label as a segmentation class (indices of
+earlier imports are kept). Everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -31,14 +34,10 @@ from typing import Any
 from datamint.server.blobs import hash_file
 from datamint.server.errors import ManifestError
 from datamint.server.folder_scan import FolderScan, Media, require_inside
-from datamint.server.import_common import (
-    build_series_zip,
-    derive_id,
-    fill_metadata,
-    keep_or_restamp,
-)
+from datamint.server.import_common import ReadCheck, derive_id, fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.metadata import infer_mimetype, storage_for
+from datamint.server.series_dicom import build_series_dicom
 from datamint.server.store import ProjectBundle, ProjectStore
 from datamint.server.store.annotations import blob_location
 from datamint.server.timeutil import format_us, now_us
@@ -57,13 +56,22 @@ class FolderReport:
         project_id: The project's id.
         resources: Resources imported.
         annotations: Segmentations imported.
-        warnings: Masks that matched no media file, and other skipped files.
+        warnings: Masks that matched no media file, other skipped files, and files that
+            could not be read.
+        reads: The headers read, and the files that could not be read.
     """
 
     project_id: str
     resources: int = 0
     annotations: int = 0
     warnings: list[str] = field(default_factory=list)
+    reads: ReadCheck = field(default_factory=ReadCheck)
+
+    def unreadable(self, path: Path, rel: str, mimetype: str | None, storage: str | None) -> None:
+        """Read one imported file's header; add a warning when it cannot be read."""
+        problem = self.reads.check(path, rel, mimetype, storage)
+        if problem is not None:
+            self.warnings.append(f"{rel}: cannot be read ({problem}); imported anyway")
 
 
 class _FolderImport:
@@ -88,12 +96,18 @@ class _FolderImport:
     def resource(
         self, media: Media, stored: dict[str, dict[str, Any]]
     ) -> tuple[dict[str, Any], str]:
-        """Store one media file (or series archive) and build its Resource record."""
+        """Store one media file (or series, merged) and build its Resource record."""
         rid = derive_id(_ORIGIN, self.name, media.rel)
         for _, path in media.files:  # again at read time: the folder may have changed
             require_inside(self.root, path)
         if len(media.files) > 1:
-            sha, size = self.store.blobs.put_built(lambda out: build_series_zip(media.files, out))
+            what = str(self.root / media.rel)
+            try:
+                sha, size = self.store.blobs.put_built(
+                    lambda out: build_series_dicom(media.files, out, what=what)
+                )
+            except ValueError as exc:  # InvalidResourceError, UnsupportedFormatError
+                raise ManifestError(str(exc)) from None
         else:
             sha, size = self.store.blobs.put_file(media.files[0][1])
         mimetype = infer_mimetype(media.rel)
@@ -125,6 +139,9 @@ class _FolderImport:
             ]
         keep_or_restamp(record, stored.get(rid), sha)
         fill_metadata(record, self.store.blob_path(sha))
+        self.report.unreadable(
+            self.store.blob_path(sha), media.rel, record["mimetype"], record["storage"]
+        )
         return record, sha
 
     def mask(
@@ -139,6 +156,7 @@ class _FolderImport:
     ) -> tuple[dict[str, Any], str]:
         """Store one mask file and build its segmentation record (id from path and content)."""
         sha, size = self.store.blobs.put_file(require_inside(self.root, self.root / rel))
+        self.report.unreadable(self.store.blob_path(sha), rel, None, None)
         aid = derive_id(_ORIGIN, self.name, rel, sha)
         previous = stored.get(aid)
         return {
@@ -301,8 +319,9 @@ def import_folder(
 
     Raises:
         ManifestError: If the folder holds no media file, a symbolic link in it leads
-            outside it, or the project name is taken by a project that was not imported
-            from a folder. A failed import leaves no blob behind.
+            outside it, the project name is taken by a project that was not imported from
+            a folder, or a series cannot be merged into one multi-frame DICOM (a series
+            rule broken, or not CT, MR or PET). A failed import leaves no blob behind.
         ValidationError: If a member email is invalid.
     """
     root = Path(folder).resolve()

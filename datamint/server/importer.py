@@ -8,14 +8,18 @@ nothing here knows a file name. What an import does:
 - every file path is relative to the folder and must stay inside it; each file is checked
   against its ``sha256`` (and ``size``) when the manifest records them;
 - a resource whose ``files`` list has several entries (a DICOM series) is stored as ONE
-  deterministic ZIP archive (ZIP_STORED, entries sorted by path, named by base name, fixed
-  timestamps), so the same slices always give the same bytes and sha256;
+  multi-frame DICOM, as the platform stores a series: frames ordered along the slice
+  normal, per-frame positions (:mod:`datamint.server.series_dicom`); the same slices
+  always give the same bytes and sha256. ``files`` stays in the record, as provenance;
 - records keep every key of the manifest and gain the keys the wire requires
-  (contract/API.md §4.3, §4.4); ``size``/``sha256`` describe the bytes actually served;
+  ``size``/``sha256`` describe the bytes actually served;
   timestamps are normalised to ``YYYY-MM-DDTHH:MM:SS.ffffffZ``;
 - a resource whose ``metadata`` lacks ``frame_count``, ``width`` or ``height`` gets them
   from its file's header; re-imported content that changed gets a new ``created_at``
-  (contract §11.1), unchanged content keeps the stored one;
+  unchanged content keeps the stored one;
+- every resource and segmentation file's header is read; files no reader can read are
+  imported anyway and listed in the ``reads`` a caller passes (``datamint import``
+  prints them);
 - the project's creator, its annotators, its worklists' annotators and ``members`` become
   project members;
 - everything is written in one transaction; importing twice leaves one copy.
@@ -30,19 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from datamint.server.errors import ManifestError
-from datamint.server.import_common import (
-    build_series_zip,
-    fill_metadata,
-    keep_or_restamp,
-)
+from datamint.server.import_common import ReadCheck, fill_metadata, keep_or_restamp
 from datamint.server.maintenance import remove_unreferenced
 from datamint.server.manifest_entries import ManifestEntries
 from datamint.server.metadata import infer_mimetype, storage_for
+from datamint.server.series_dicom import build_series_dicom
 from datamint.server.store import ProjectBundle, ProjectStore
 from datamint.server.store.annotations import blob_location
 from datamint.server.timeutil import format_us, now_us
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "build_series_zip", "import_project"]
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "import_project"]
 
 MANIFEST_FORMAT = "datamint-project-manifest"
 MANIFEST_VERSION = 1
@@ -50,7 +51,11 @@ MANIFEST_NAME = "project.json"
 
 
 def import_project(
-    store: ProjectStore, project_dir: str | Path, *, members: Iterable[str] = ()
+    store: ProjectStore,
+    project_dir: str | Path,
+    *,
+    members: Iterable[str] = (),
+    reads: ReadCheck | None = None,
 ) -> str:
     """Load ``<project_dir>/project.json`` and its files into ``store``.
 
@@ -58,6 +63,8 @@ def import_project(
         store: The target store.
         project_dir: Folder holding ``project.json``; manifest paths are relative to it.
         members: Extra emails to make project members (besides the creator and annotators).
+        reads: Collects the headers read and the files that could not be read (they
+            are imported anyway).
 
     Returns:
         The project id (as in the manifest).
@@ -65,7 +72,8 @@ def import_project(
     Raises:
         ManifestError: If the manifest is missing, not JSON, of another format or version,
             or has an invalid entry (bad id, missing key, path escaping the folder, unknown
-            resource reference, a second project with the same name); names file and entry.
+            resource reference, a second project with the same name, a series that breaks
+            a series rule or is not CT, MR or PET); names file and entry.
         ManifestIntegrityError: If a file does not match its recorded sha256 or size.
         ValidationError: If a ``members`` value is not an email address.
 
@@ -75,6 +83,7 @@ def import_project(
     manifest_path = project_dir / MANIFEST_NAME
     manifest = _load_manifest(manifest_path)
     ctx = _Context(store, project_dir, manifest_path)
+    ctx.reads = reads if reads is not None else ReadCheck()
     with store.blobs.recording() as created:
         try:
             bundle = ctx.build(manifest)
@@ -120,6 +129,8 @@ def _load_manifest(path: Path) -> dict[str, Any]:
 
 class _Context(ManifestEntries):
     """One import: builds the bundle from the manifest's entries."""
+
+    reads: ReadCheck
 
     def build(self, manifest: dict[str, Any]) -> ProjectBundle:
         """Build the whole bundle of a manifest."""
@@ -225,8 +236,10 @@ class _Context(ManifestEntries):
                 self.verify(path, rel, entry, f"{where}.files[{i}]")
                 paths.append((rel, path))
             try:
-                sha, size = self.store.blobs.put_built(lambda out: build_series_zip(paths, out))
-            except ValueError as exc:
+                sha, size = self.store.blobs.put_built(
+                    lambda out: build_series_dicom(paths, out, what=filename)
+                )
+            except ValueError as exc:  # InvalidResourceError, UnsupportedFormatError
                 raise self.fail(f"{where}.files", str(exc)) from None
         elif entries:
             sha, size = self.store_file(str(entries[0]["path"]), entries[0], f"{where}.files[0]")
@@ -270,6 +283,7 @@ class _Context(ManifestEntries):
         record["size"] = size
         record["sha256"] = sha
         fill_metadata(record, self.store.blob_path(sha))
+        self.reads.check(self.store.blob_path(sha), filename, mimetype, record.get("storage"))
         return record, sha
 
     def annotation(
@@ -311,6 +325,8 @@ class _Context(ManifestEntries):
         sha: str | None = None
         if isinstance(record.get("file"), str) and record["file"]:
             sha, size = self.store_file(record["file"], record, f"{where}.file")
+            if record.get("type") == "segmentation":
+                self.reads.check(self.store.blob_path(sha), record["file"])
             record["sha256"] = sha
             record["size"] = size
             record["associated_file"] = blob_location(sha)

@@ -1,6 +1,6 @@
 """Fast paged listings: cached match lists and responses built from stored JSON.
 
-A client pages through a listing with ``offset``/``limit`` (contract §3.2), re-sending the
+A client pages through a listing with ``offset``/``limit``, re-sending the
 same filters for every page. :class:`ListingCache` keeps, per user and filter, the ordered
 ``seq`` numbers of the matches (an ``array('q')``: 8 bytes a match) for the current store
 generation; each page then fetches only its rows. Any write bumps the generation, so a

@@ -1,6 +1,6 @@
 """Segmentation files received by the server: checked, and split one label per file.
 
-Contract §5.3: one annotation is one binary mask for one identifier, so a multi-label file
+One annotation is one binary mask for one identifier, so a multi-label file
 (``segmentation_map`` ``{value: name}``) is split into one file per name, in the format it
 came in (NIfTI keeps its affine and header; PNG stays PNG, 0/255). A file holding a single
 label is stored byte for byte. Shapes are checked against the resource's metadata:

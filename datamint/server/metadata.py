@@ -1,6 +1,6 @@
 """What the server says about a file: mimetype, storage and ``metadata`` from its header.
 
-``metadata`` follows contract §5.2: ``frame_count``, ``width`` and ``height`` always (from
+``metadata`` holds ``frame_count``, ``width`` and ``height`` always (from
 the reader's ``(C, N, H, W)``); videos add ``fps`` and ``streams[0]`` with ``nb_frames``;
 NIfTI adds ``affine`` (the file's, on its ``(x, y, z)`` index), ``shape_xyz`` and
 ``spacing_mm`` (x, y, z); DICOM adds ``PatientID`` and the record gains ``modality``,
@@ -66,7 +66,7 @@ def infer_mimetype(filename: str) -> str:
 
 
 def storage_for(mimetype: str, filename: str) -> str:
-    """Return the ``storage`` name of the kind the client will see (contract §5.1).
+    """Return the ``storage`` name of the kind the client will see.
 
     Args:
         mimetype: The resource's mimetype.

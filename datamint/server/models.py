@@ -1,11 +1,11 @@
-"""Pydantic models of the wire shapes (contract/API.md §4), for the OpenAPI schema.
+"""Pydantic models of the wire shapes, for the OpenAPI schema.
 
 Response models document the shapes; list routes return pre-serialised JSON (the stored
 records) directly, so these models never re-validate 100 000 resources. Every model keeps
 unknown keys (``extra="allow"``): records carry whatever the import or upload gave them.
-Request models validate bodies; values that the contract sends as strings (paging in
+Request models validate bodies; values that clients send as strings (paging in
 ``POST /annotations/search``) are accepted as ints or numeric strings. The last section
-holds the administrative routes (§4.2, §4.5, §4.7): project edits and statistics,
+holds the administrative routes: project edits and statistics,
 annotation edits and frame ranges, dataset downloads.
 """
 
@@ -63,7 +63,7 @@ class ErrorBody(_Open):
 
 
 class Project(_Open):
-    """A project (§4.2); ``description`` is always present, possibly null."""
+    """A project; ``description`` is always present, possibly null."""
 
     id: str
     name: str
@@ -82,7 +82,7 @@ class ProjectList(_Open):
 
 
 class Resource(_Open):
-    """A resource (§4.3); its file is at ``resource_uri``."""
+    """A resource; its file is at ``resource_uri``."""
 
     id: str
     resource_uri: str
@@ -116,7 +116,7 @@ class ResourcePage(_Open):
 
 
 class Annotation(_Open):
-    """An annotation (§4.4); segmentations have a file (``associated_file``)."""
+    """An annotation; segmentations have a file (``associated_file``)."""
 
     id: str
     resource_id: str
@@ -215,7 +215,7 @@ class SegmentationGroup(_Open):
 
 
 class Worklist(_Open):
-    """A full worklist (annotation set, §4.5)."""
+    """A full worklist (annotation set)."""
 
     id: str
     name: str
@@ -245,7 +245,7 @@ class SplitAssignment(_Open):
 
 
 class SplitRow(_Open):
-    """One versioned split assignment (§4.6)."""
+    """One versioned split assignment."""
 
     id: str
     split_name: str

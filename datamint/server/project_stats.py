@@ -1,4 +1,4 @@
-"""Project statistics and annotation statuses, computed from records (contract §4.2).
+"""Project statistics and annotation statuses, computed from records.
 
 Definitions (documented in the OpenAPI schema as well):
 

@@ -1,6 +1,6 @@
-"""Annotation edits (contract/API.md §4.7): rename or move, approve, frame ranges.
+"""Annotation edits: rename or move, approve, frame ranges.
 
-Versioning decision (§11.1): a change of what an annotation *says* makes a new version.
+Versioning decision: a change of what an annotation *says* makes a new version.
 
 - ``PATCH /annotations/{id}`` with a new ``identifier`` creates a new annotation (new id,
   new ``created_at``, same file, ``replaces`` the old id) and soft-deletes the old one, as

@@ -1,9 +1,9 @@
-"""Annotation write routes (contract/API.md §4.7).
+"""Annotation write routes.
 
 - ``POST /annotations/{rid}/annotations``: a list of create records; answers their ids.
 - ``POST /annotations/{rid}/annotations/{aid}/file``: the mask of a segmentation. The
   first file is attached in place; a later one is an edit, which (as on the hosted
-  platform, §11.1) creates a NEW annotation and soft-deletes the old one.
+  platform) creates a NEW annotation and soft-deletes the old one.
 - ``POST /annotations/{rid}/segmentations/file``: a (multi-label) mask plus
   ``segmentation_map`` ``{value: name}``; one annotation per name.
 - ``POST /annotations/delete-batch``: soft deletes (``deleted_at``, ``deleted_by``).

@@ -1,4 +1,4 @@
-"""Annotation read routes (contract/API.md §4.4): search, one annotation, its file.
+"""Annotation read routes: search, one annotation, its file.
 
 ``POST /annotations/search`` filters in SQL and caches the ordered matches per user and
 body (paging excluded) for the current store generation, so a dataset paging through
@@ -76,7 +76,7 @@ def search_annotations(
     """Search the annotations on the resources the user can see.
 
     By default every status, source, worklist and project is returned, and no deleted
-    annotation (contract §4.4). With ``resource_ids``/``resource_id`` only those
+    annotation. With ``resource_ids``/``resource_id`` only those
     resources' annotations are returned. Order: insertion order.
 
     Args:

@@ -1,4 +1,4 @@
-"""Dataset contents and archives (contract/API.md §4.7).
+"""Dataset contents and archives.
 
 - ``GET /datasets/{id}/resources?version``: the dataset's resources as a bare array.
   Without ``version`` (or ``latest``) the current, non-deleted ones; with an ISO time

@@ -1,4 +1,4 @@
-"""Dataset info routes (contract/API.md §4.7): one DatasetInfo per project the user is in.
+"""Dataset info routes: one DatasetInfo per project the user is in.
 
 Each project has a ``dataset_id``; its DatasetInfo lists the project's non-deleted
 resources. ``updated_at`` is the latest ``created_at`` among them (or the project's).

@@ -1,4 +1,4 @@
-"""Resource routes added for viewers (contract/API.md §4.7): one frame as PNG, not annotated.
+"""Resource routes added for viewers: one frame as PNG, not annotated.
 
 - ``GET /resources/{id}/frames/{i}`` decodes the stored file with
   :func:`datamint.readers.read_file` and answers frame ``i`` (0-based, on the reader's

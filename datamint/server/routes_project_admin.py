@@ -1,4 +1,4 @@
-"""Project routes that datasets do not use (contract/API.md §4.2): edits, statistics, export.
+"""Project routes that datasets do not use: edits, statistics, export.
 
 - ``PATCH /projects/{id}`` changes ``name``, ``description`` and ``archived``;
   ``POST /projects/{id}/restore`` un-archives. Projects are never deleted here, so

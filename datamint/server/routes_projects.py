@@ -1,4 +1,4 @@
-"""Project routes (contract/API.md §4.2).
+"""Project routes.
 
 Reads: ``GET /projects``, ``GET /projects/{id}``, ``GET /projects/{id}/resources`` (a bare
 array, not paged) and ``GET /projects/{id}/members``. Writes: ``POST /projects`` (the

@@ -1,23 +1,33 @@
-"""Resource write routes (contract/API.md §4.7): upload, replace, publish, tags, delete.
+"""Resource write routes: upload, replace, publish, tags, delete.
 
 - ``POST /resources`` takes the existing client's multipart form (``resource`` file,
   ``mimetype``, ``channel``, ``modality``, ``tags`` comma-separated, ``metadata`` JSON,
   ``bypass_inbox``, ``source_filepath``) plus, as our extension, ``project_id`` to put the
   new resource straight into a project. The uploader always sees its own uploads.
   Metadata (``frame_count``, ``width``, ``height``, ...) is derived from the file's header.
+- A DICOM series, sent as several ``resource`` file parts or as one ZIP archive of its
+  files, becomes ONE resource stored as one multi-frame DICOM, as the platform stores it
+  (:mod:`datamint.server.series_dicom`; ``mimetype`` ``application/dicom``, ``files``
+  listing the sources); a series that breaks a series rule or is not CT, MR or PET is a
+  422 naming the problem. A ZIP holding one DICOM file gives that file; a ZIP without
+  DICOM files is stored as sent.
 - ``PUT /resources/{id}/file`` replaces the content: new ``sha256``, ``size`` and
-  ``created_at`` (contract §11.1), same id.
+  ``created_at``, same id.
 - Deletes are soft: ``deleted: true`` with ``deleted_at`` and ``deleted_by``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+import zipfile
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from datamint.exceptions import InvalidResourceError
 from datamint.server.deps import (
     ERROR_RESPONSES,
     StoreDep,
@@ -32,6 +42,7 @@ from datamint.server.errors import ApiError
 from datamint.server.listing import json_response
 from datamint.server.metadata import derive_metadata, describe_upload
 from datamint.server.models import Resource, ResourceIds, TagsBody
+from datamint.server.series_dicom import Source, build_series_dicom, zip_dicom_members
 from datamint.server.store import ProjectStore
 from datamint.server.strict_json import StrictJsonError, loads_strict
 from datamint.server.timeutil import format_us, now_us
@@ -66,16 +77,92 @@ def _json_object(text: str | None, name: str) -> dict[str, Any]:
     return value
 
 
+def _series_name(names: list[str]) -> str:
+    """A series' filename: the folder its files share (``"a/b/"``), else ``"series/"``."""
+    folders = {str(PurePosixPath(name).parent) for name in names}
+    folder = folders.pop() if len(folders) == 1 else "."
+    return "series/" if folder in (".", "") else f"{folder}/"
+
+
+def _store_series(
+    store: ProjectStore, files: list[tuple[str, Source]], what: str
+) -> tuple[str, int]:
+    try:
+        return store.blobs.put_built(lambda out: build_series_dicom(files, out, what=what))
+    except ValueError as exc:  # InvalidResourceError, UnsupportedFormatError
+        raise ApiError(422, str(exc)) from None
+
+
+def _is_zip(path: Path) -> bool:
+    """A ZIP archive: a local file header first (APPNOTE 4.3.7) and a readable directory."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            return False
+    return zipfile.is_zipfile(path)
+
+
+def _store_upload(
+    store: ProjectStore, form: UploadForm
+) -> tuple[str, int, str, str | None, list[dict[str, Any]]]:
+    """Store the uploaded file(s): ``(sha256, size, filename, mimetype, files)``.
+
+    Several file parts, or one ZIP archive holding DICOM files, are a DICOM series, merged
+    into one multi-frame DICOM (``files`` lists the sources); a ZIP holding one DICOM file
+    gives that file; in these cases ``mimetype`` is ``application/dicom``. Anything else is
+    kept as sent, ``mimetype`` then being ``None`` (the client's declaration applies).
+
+    Raises:
+        ApiError: 422 for a series that cannot be merged, or a corrupt ZIP archive.
+    """
+    uploads = form.all_files("resource", "file") or [form.file("resource", "file")]
+    for upload in uploads:
+        upload.staged.close()
+    if len(uploads) > 1:
+        names = [u.filename or f"part{i}" for i, u in enumerate(uploads)]
+        filename = _series_name(names)
+        sources: list[tuple[str, Source]] = [
+            (name, u.staged.path) for name, u in zip(names, uploads, strict=True)
+        ]
+        sha, size = _store_series(store, sources, filename)
+        files = [
+            {"path": name, "sha256": u.staged.sha256, "size": u.staged.size}
+            for name, u in zip(names, uploads, strict=True)
+        ]
+        return sha, size, filename, "application/dicom", files
+    upload = uploads[0]
+    filename = upload.filename or "upload"
+    if _is_zip(upload.staged.path):
+        try:
+            members = zip_dicom_members(upload.staged.path, what=filename)
+        except InvalidResourceError as exc:
+            raise ApiError(422, str(exc)) from None
+        if len(members) == 1:  # a series of one file: that file
+            member, data = members[0]
+            sha, size = store.blobs.put_bytes(data)
+            return sha, size, PurePosixPath(member).name, "application/dicom", []
+        if members:
+            name = PurePosixPath(filename).name
+            series = f"{name[:-4] if name.lower().endswith('.zip') else name}/"
+            sha, size = _store_series(store, list(members), series)
+            files = [
+                {"path": member, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                for member, data in members
+            ]
+            return sha, size, series, "application/dicom", files
+    sha, size = store.blobs.put_staged(upload.staged)
+    return sha, size, filename, None, []
+
+
 def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dict[str, Any]:
-    upload = form.file("resource", "file")
     fields = form.fields
     project_id = None
     if fields.get("project_id"):
         project_id = require_project(store, user, fields["project_id"])["id"]
     extra_metadata = _json_object(fields.get("metadata"), "metadata")
-    filename = upload.filename or "upload"
-    mimetype, storage = describe_upload(filename, fields.get("mimetype") or upload.content_type)
-    sha, size = store.blobs.put_staged(upload.staged)
+    upload = form.file("resource", "file")
+    sha, size, filename, merged_type, files = _store_upload(store, form)
+    declared = merged_type or fields.get("mimetype") or upload.content_type
+    mimetype, storage = describe_upload(filename, declared)
     derived = derive_metadata(store.blob_path(sha), filename, mimetype, storage)
     published = fields.get("bypass_inbox", "false").strip().lower() == "true"
     stamp = format_us(now_us())
@@ -109,6 +196,8 @@ def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dic
         "user_info": {"firstname": user.split("@")[0], "lastname": ""},
         **derived.record_keys,
     }
+    if files:
+        record["files"] = files
     with store.db.write() as conn:
         store.resources.upsert(conn, record, sha, owner=user)
         if project_id is not None:
@@ -127,7 +216,8 @@ def _create_from_upload(store: ProjectStore, user: str, form: UploadForm) -> dic
     ),
 )
 async def upload_resource(request: Request, store: StoreDep, user: UserDep) -> Response:
-    """Upload one file as a new resource (multipart ``resource`` field, or ``file``).
+    """Upload one file as a new resource (multipart ``resource`` field, or ``file``);
+    several files, or a ZIP of DICOM files, as one series (module docstring).
 
     Args:
         request: The multipart request.

@@ -1,4 +1,4 @@
-"""Resource read routes (contract/API.md §4.3): the filtered list, channels, one resource,
+"""Resource read routes: the filtered list, channels, one resource,
 its file.
 
 ``GET /resources`` filters and orders in SQL; the ordered matches are cached per user and
@@ -29,6 +29,7 @@ from datamint.server.errors import ApiError
 from datamint.server.files import blob_response
 from datamint.server.listing import json_page, json_response
 from datamint.server.models import ChannelPage, Resource, ResourcePage
+from datamint.server.series_dicom import series_suffix
 from datamint.server.store.resource_search import ORDER_FIELDS, ResourceFilter, search_seqs
 from datamint.server.timeutil import parse_iso, to_us
 
@@ -202,7 +203,7 @@ def get_resource(store: StoreDep, user: UserDep, resource_id: str) -> Response:
     },
 )
 def resource_file(request: Request, store: StoreDep, user: UserDep, resource_id: str) -> Response:
-    """Return the raw bytes of a resource's stored file (a ZIP archive for a DICOM series).
+    """Return the raw bytes of a resource's stored file (one multi-frame DICOM for a series).
 
     Args:
         request: The request (Range, If-Range, If-None-Match are honoured).
@@ -215,11 +216,12 @@ def resource_file(request: Request, store: StoreDep, user: UserDep, resource_id:
     """
     record, sha = require_resource(store, user, resource_id)
     filename = str(record.get("filename") or record["id"])
-    is_archive = len(record.get("files") or []) > 1  # stored as a ZIP by the importer
     name = PurePosixPath(filename.rstrip("/")).name or record["id"]
-    if is_archive:
+    suffix = series_suffix(record, store.blob_path(sha))
+    if suffix == ".zip":  # a series stored before series were merged into one DICOM
         media_type, name = "application/zip", f"{name}.zip"
     else:
+        name += suffix or ""
         media_type = str(
             record.get("mimetype") or mimetypes.guess_type(name)[0] or "application/octet-stream"
         )

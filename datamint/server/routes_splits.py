@@ -1,4 +1,4 @@
-"""Project split routes (contract/API.md §4.6): versioned assignments.
+"""Project split routes: versioned assignments.
 
 Rows are never removed: re-assigning a resource soft-deletes its current row and inserts a
 new one, so ``as_of_timestamp`` replays any past state.

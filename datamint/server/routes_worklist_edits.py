@@ -1,9 +1,9 @@
-"""Worklist edits (contract/API.md §4.5): renames, removing a class or an annotator.
+"""Worklist edits: renames, removing a class or an annotator.
 
 - ``PUT /annotationsets/{id}/segmentation-group`` honours ``renames``: each item
   ``{"from": old, "to": new}`` (also ``old_identifier``/``new_identifier``, ``old``/``new``,
   or a two-item list) renames the worklist's segmentation annotations labelled ``old`` as
-  new annotation versions (§11.1; see
+  new annotation versions (see
   :meth:`~datamint.server.store.worklists.WorklistsRepo.set_groups`). ``old`` must be a
   class of the current group and ``new`` a class of the new definitions.
 - ``DELETE /annotationsets/{id}/segmentation-group/{identifier}`` removes one class; the

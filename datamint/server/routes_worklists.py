@@ -1,4 +1,4 @@
-"""Worklist (annotation set) routes (contract/API.md §4.5).
+"""Worklist (annotation set) routes.
 
 Reads: the project's worklists (a bare array), one worklist, its segmentation group.
 Writes: ``POST /annotationsets`` (in ``project_id``, or in the one project of the user

@@ -1,4 +1,4 @@
-"""ISO-8601 UTC timestamps as the server writes and reads them (contract/API.md §3.1).
+"""ISO-8601 UTC timestamps as the server writes and reads them.
 
 The server *emits* one format, UTC with microseconds and ``Z``:
 ``2026-11-21T14:53:43.660946Z``. It *parses* any ISO-8601 date-time (fractional seconds of

@@ -43,8 +43,8 @@ __all__ = [
 
 #: Largest text field accepted (a JSON ``metadata`` or ``segmentation_map``), in bytes.
 MAX_FIELD_BYTES = 1 << 20
-#: Most parts one request may have.
-MAX_PARTS = 64
+#: Most parts one request may have (a DICOM series may come as one part per slice).
+MAX_PARTS = 4096
 
 
 @dataclass(frozen=True)
@@ -104,10 +104,13 @@ class UploadForm:
     Attributes:
         fields: Text fields by name (the last value wins).
         files: File parts by field name (the first file of each name).
+        parts: Every file part, in the order sent (several may share a name, e.g. the
+            files of a DICOM series).
     """
 
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, UploadedFile] = field(default_factory=dict)
+    parts: list[UploadedFile] = field(default_factory=list)
 
     def file(self, *names: str) -> UploadedFile:
         """Return the first file part sent under one of ``names``.
@@ -126,9 +129,20 @@ class UploadForm:
                 return self.files[name]
         raise ApiError(422, f"multipart field {names[0]!r} (a file) is required")
 
+    def all_files(self, *names: str) -> list[UploadedFile]:
+        """Every file part sent under one of ``names``, in the order sent.
+
+        Args:
+            names: Accepted field names.
+
+        Returns:
+            The file parts (empty when none was sent).
+        """
+        return [part for part in self.parts if part.field in names]
+
     def discard(self) -> None:
         """Delete every staging file that was not moved into the blob store."""
-        for upload in self.files.values():
+        for upload in self.parts:
             upload.staged.discard()
 
     def stored_bytes(self) -> int:
@@ -178,15 +192,17 @@ class _Collector:
         if b"name" not in options:
             raise ApiError(422, "a multipart part has no Content-Disposition name")
         self.name = options[b"name"].decode("utf-8", "replace")
-        if b"filename" in options and self.name not in self.form.files:
+        if b"filename" in options:
             self.target = self.blobs.stage()
             content_type = self.headers.get(b"content-type")
-            self.form.files[self.name] = UploadedFile(
+            upload = UploadedFile(
                 field=self.name,
                 filename=options[b"filename"].decode("utf-8", "replace"),
                 content_type=None if content_type is None else content_type.decode("latin-1"),
                 staged=self.target,
             )
+            self.form.parts.append(upload)
+            self.form.files.setdefault(self.name, upload)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         """Write file bytes to staging, or collect text (at most ``MAX_FIELD_BYTES``)."""

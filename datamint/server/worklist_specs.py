@@ -1,4 +1,4 @@
-"""Building worklist records (annotation sets) from request bodies (contract §4.5).
+"""Building worklist records (annotation sets) from request bodies.
 
 Used by ``POST /annotationsets``, by ``POST /projects`` (which creates the project's first
 worklist from ``annotation_set`` and ``segmentationData``) and by the folder importer.
@@ -102,7 +102,7 @@ def label_specs(labels: Iterable[Any] | None, scope: str) -> list[dict[str, Any]
 
 
 def check_specs(specs: Sequence[Any]) -> list[dict[str, Any]]:
-    """Validate AnnotationSpecs (§4.5): a known type, a non-empty identifier, a scope.
+    """Validate AnnotationSpecs: a known type, a non-empty identifier, a scope.
 
     Returns:
         The specs with ``scope`` (default ``image``) and ``required`` (default False) set.

@@ -1,4 +1,4 @@
-"""Train/val/test splits (contract §9).
+"""Train/val/test splits.
 
 Local (seeded), by patient, stratified, k-fold, project snapshots, and split specs.
 """

@@ -1,4 +1,4 @@
-"""Local splits: seeded shuffles of resources or of patients, optionally stratified (contract §9.2).
+"""Local splits: seeded shuffles of resources or of patients, optionally stratified.
 
 The shuffle is ``random.Random(seed).shuffle`` (Python's Mersenne Twister), so a seed
 gives the same split on every machine, process and ``PYTHONHASHSEED``. Nothing here

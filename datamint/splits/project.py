@@ -1,4 +1,4 @@
-"""Project splits kept on the server, replayable at any past instant (contract §9.3)."""
+"""Project splits kept on the server, replayable at any past instant."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class SplitResult(dict):  # type: ignore[type-arg]
     """
 
     def save(self, force: bool = False) -> None:
-        """Store this split on the server as the project's split (contract §9.5).
+        """Store this split on the server as the project's split.
 
         Sends ``POST /projects/{pid}/splits`` once per split, in order, empty ones
         included. Nothing is deleted: the server re-assigns resources.

@@ -6,6 +6,7 @@ The two decoded caches share ``<root>/arrays``; their entries, as the writers la
     arrays/slices/<key[:2]>/<key>/<axis>.json        SliceCache sidecar: the layout's format and
     arrays/slices/<key[:2]>/<key>/<axis>.b2nd        every file with size, mtime and sha256;
     arrays/slices/<key[:2]>/<key>/<axis>/<k>.npy.gz  lock <key>.lock beside the volume folder
+    arrays/slices/<key[:2]>/<key>/chunks.b2nd + .json  the 3-D chunked layout (patches)
 
 (:mod:`datamint.storage.array_cache`, :mod:`datamint.storage.slice_cache`). A file belongs
 to an array or layout only when a readable sidecar claims it, so the formats are read from
@@ -25,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import filelock
-import numpy as np
 
-from datamint.geometry import PLANES
+from datamint.storage.array_cache import check_npy_entry
 from datamint.storage.file_cache.maintenance import VerifyReport
 from datamint.storage.hashing import file_sha256
+from datamint.storage.integrity import seal_problem
 from datamint.storage.layout import ARRAYS_DIR
-from datamint.storage.locks import key_lock
-from datamint.storage.slice_cache import SLICES_DIR
+from datamint.storage.locks import DEFAULT_LOCK_TIMEOUT_S, key_lock
+from datamint.storage.slice_cache import LAYOUTS, SLICES_DIR
 from datamint.storage.slice_formats import FORMATS
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "check_unit",
     "decoded_entries",
     "decoded_usage",
+    "remove_derived",
     "verify_decoded",
 ]
 
@@ -143,7 +145,7 @@ def _layout_entry(entry: Path) -> DecodedEntry:
     found = DecodedEntry(entry, layout=True)
     files = sorted(p for p in entry.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
     claimed: set[Path] = set()
-    for axis in PLANES:
+    for axis in LAYOUTS:
         sidecar = entry / f"{axis}.json"
         meta = _read_json(sidecar)
         try:
@@ -204,11 +206,13 @@ def decoded_usage(root: Path) -> DecodedUsage:
 
 
 def check_unit(unit: StoredUnit) -> str | None:
-    """Say why a decoded array or layout is damaged, re-hashing every file of a layout.
+    """Say why a decoded array or layout is damaged, reading every byte of it.
 
-    An ``"npy"`` array has no checksum: its header must load and match the sidecar's
-    shape and dtype (what :class:`~datamint.storage.array_cache.ArrayCache` checks). A
-    layout's files must exist with the size and sha256 its sidecar records.
+    Both kinds need a sidecar whose own checksum matches (an entry written without
+    checksums by an older datamint is reported too: nothing could check it). An ``"npy"``
+    array must match the size and checksum its sidecar records and load with the shape and
+    dtype it gives; a layout's files must exist with the size and sha256 its sidecar
+    records (which also covers the per-chunk checksums that reads check).
 
     Args:
         unit: The array or layout.
@@ -217,16 +221,10 @@ def check_unit(unit: StoredUnit) -> str | None:
         The reason, or ``None`` when it is intact.
     """
     if unit.fmt == NPY_FORMAT:
-        try:
-            array = np.load(unit.data[0], mmap_mode="r", allow_pickle=False)
-            got = (list(array.shape), str(array.dtype))
-            del array
-        except (OSError, ValueError) as exc:
-            return f"{unit.data[0].name} is unreadable: {exc}"
-        expected = (unit.meta.get("shape"), unit.meta.get("dtype"))
-        if got != expected:
-            return f"{unit.data[0].name} is {got}, its sidecar says {expected}"
-        return None
+        return check_npy_entry(unit.data[0], unit.meta)
+    problem = seal_problem(unit.meta)
+    if problem is not None:
+        return f"{unit.sidecar.name}: {problem}"
     for path, (_, size, _, sha256) in zip(unit.data, unit.meta["files"], strict=True):
         if not path.is_file():
             return f"{path.name} is missing"
@@ -297,3 +295,49 @@ def verify_decoded(root: Path, *, remove: bool) -> VerifyReport:
         except filelock.Timeout:
             report.busy.append(target)
     return report
+
+
+def _content(unit: StoredUnit) -> Any:
+    fields = unit.meta.get("key_fields")
+    return fields.get("content") if isinstance(fields, dict) else None
+
+
+def remove_derived(root: Path, contents: set[str]) -> list[Path]:
+    """Remove every decoded array and layout derived from a file of these contents.
+
+    Each entry is removed under its lock (waiting for a decode in progress to finish).
+
+    Args:
+        root: The cache root.
+        contents: sha256 hex digests of downloaded files (``key_fields["content"]``).
+
+    Returns:
+        The sidecars of the arrays and layouts removed.
+
+    Raises:
+        CacheError: If a decode held an entry's lock for over ten minutes.
+        OSError: If a file cannot be removed.
+    """
+    from datamint.exceptions import CacheError
+
+    removed: list[Path] = []
+    if not contents:
+        return removed
+    for listed in decoded_entries(root):
+        if not any(_content(unit) in contents for unit in listed.units):
+            continue
+        target = listed.lock_target
+        try:
+            with key_lock(target, timeout_s=DEFAULT_LOCK_TIMEOUT_S):
+                found = (
+                    _layout_entry(target)
+                    if listed.layout
+                    else _npy_entry(target.parent, target.stem)
+                )
+                for unit in found.units:
+                    if _content(unit) in contents:
+                        _remove([unit.sidecar, *unit.data])
+                        removed.append(unit.sidecar)
+        except filelock.Timeout as exc:
+            raise CacheError(f"timed out waiting for the lock of decoded entry {target}") from exc
+    return removed

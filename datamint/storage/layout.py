@@ -13,6 +13,8 @@ Other folders of the root::
     <root>/arrays/...                    decoded arrays (:mod:`datamint.storage.array_cache`)
     <root>/manifests/<project_id>.json   project manifests (:mod:`datamint.storage.manifest`)
     <root>/manifests/index.json          name -> id index of the manifests
+    <root>/datasets/<project_id>/...     prepared dataset ids (:mod:`datamint.catalog`)
+    <root>/streams/<digest>/...          stream chunk lists (:mod:`datamint.dataset.streaming`)
 
 ``version_hash`` is the first 32 hex digits of the sha256 of the canonical JSON of the
 entity's version fields (:func:`resource_version_info`, :func:`annotation_version_info`),

@@ -1,4 +1,4 @@
-"""Instance masks, labels and boxes to fixed-size training targets (contract §7.3, §8.4)."""
+"""Instance masks, labels and boxes to fixed-size training targets."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def category_one_hot(index: int, size: int) -> torch.Tensor:
 def boxes_from_points(
     points: Sequence[Sequence[Sequence[float]]], labels: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pascal-VOC boxes from ``square`` geometry (contract §7.3).
+    """Pascal-VOC boxes from ``square`` geometry.
 
     Args:
         points: Per box, ``[[x1, y1, z], [x2, y2, z]]`` in pixels.

@@ -1,4 +1,4 @@
-"""Decoded mask files to binary masks (contract §5.3)."""
+"""Decoded mask files to binary masks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def binarize_mask(array: np.ndarray, *, what: str) -> np.ndarray:
     """Reduce a decoded mask to one binary channel.
 
     A multi-channel mask whose channels are all equal (grey RGB/RGBA files) is reduced
-    to one channel; the result is binarised with ``!= 0`` (contract §5.3).
+    to one channel; the result is binarised with ``!= 0``.
 
     Args:
         array: Reader output, shape ``(C, N, H, W)``, any dtype.

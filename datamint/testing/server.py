@@ -13,6 +13,17 @@ and returns its id and a fresh API key::
 ``running_server(..., wrap_app=FaultInjector().wrap)`` puts an ASGI middleware around the
 app (see :mod:`datamint.testing.faults`).
 
+``demo_server()`` does all of it in one step for notebooks, docs and scripts: a temporary
+store with the demo project, the server, and ``DATAMINT_API_URL`` / ``DATAMINT_API_KEY`` /
+``DATAMINT_CACHE_DIR`` set, so ``VolumeDataset(project="demo")`` needs no argument::
+
+    from datamint.testing import demo_server
+
+    with demo_server() as server:
+        ds = VolumeDataset(project="demo")
+
+or, across notebook cells, ``server = demo_server()`` ... ``server.close()``.
+
 Needs the ``server`` extra (FastAPI, uvicorn).
 """
 
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +41,7 @@ from typing import Any
 
 from datamint.demo import data_dir
 
-__all__ = ["ServerHandle", "build_demo_store", "running_server"]
+__all__ = ["DemoServer", "ServerHandle", "build_demo_store", "demo_server", "running_server"]
 
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_DEMO_EMAIL = "demo@example.org"
@@ -157,3 +169,116 @@ def build_demo_store(
     store = ProjectStore(store_dir)
     project_id = import_project(store, data_dir(), members=[email])
     return project_id, store.create_user(email)
+
+
+class DemoServer:
+    """The reference server over the bundled demo project, running until :meth:`close`.
+
+    Built by :func:`demo_server`; a context manager that closes on exit, like a file.
+
+    Attributes:
+        url: Base URL without trailing slash, e.g. ``http://127.0.0.1:54321``.
+        api_key: Key of ``demo@example.org``, a member of the demo project.
+        project_id: Id of the demo project (its name is ``"demo"``).
+        store_dir: The temporary store folder.
+        cache_dir: The datamint cache root in use (``DATAMINT_CACHE_DIR``).
+    """
+
+    def __init__(
+        self,
+        *,
+        set_env: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+        email: str = DEFAULT_DEMO_EMAIL,
+    ) -> None:
+        self._stack = contextlib.ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        try:
+            tmp = Path(
+                self._stack.enter_context(tempfile.TemporaryDirectory(prefix="datamint-demo-"))
+            )
+            self.store_dir = tmp / "store"
+            self.project_id, self.api_key = build_demo_store(self.store_dir, email=email)
+            handle = self._stack.enter_context(running_server(self.store_dir))
+            self.url = handle.url
+            self.cache_dir = Path(cache_dir) if cache_dir is not None else tmp / "cache"
+            if set_env:
+                self._set_env(
+                    {
+                        "DATAMINT_API_URL": self.url,
+                        "DATAMINT_API_KEY": self.api_key,
+                        "DATAMINT_CACHE_DIR": str(self.cache_dir),
+                    }
+                )
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables that point datamint at this server (and its cache)."""
+        return {
+            "DATAMINT_API_URL": self.url,
+            "DATAMINT_API_KEY": self.api_key,
+            "DATAMINT_CACHE_DIR": str(self.cache_dir),
+        }
+
+    def close(self) -> None:
+        """Stop the server, delete the temporary store (and cache), restore the environment.
+
+        Idempotent.
+        """
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        self._stack.close()
+
+    def __enter__(self) -> DemoServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DemoServer(url={self.url!r}, project='demo', store_dir={str(self.store_dir)!r})"
+
+
+def demo_server(
+    *,
+    set_env: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    email: str = DEFAULT_DEMO_EMAIL,
+) -> DemoServer:
+    """Start the reference server over the bundled demo project, in a temporary store.
+
+    Imports the demo project (25 resources, 145 annotations by four annotators) into a
+    fresh temporary store, starts the server on an ephemeral 127.0.0.1 port in a
+    background thread and, with ``set_env``, sets ``DATAMINT_API_URL``,
+    ``DATAMINT_API_KEY`` and ``DATAMINT_CACHE_DIR`` so that datasets and the
+    ``datamint`` command line find it with no argument. Use it as a context manager
+    (``with demo_server() as server:``), or call :meth:`DemoServer.close` when done;
+    either stops the server, removes the store (and the cache, unless ``cache_dir`` was
+    given) and restores the three variables.
+
+    Args:
+        set_env: Set the three environment variables while the server runs.
+        cache_dir: Cache root to use; default a folder inside the temporary store,
+            removed with it.
+        email: The demo user (a member of the demo project) whose key is issued.
+
+    Returns:
+        A running :class:`DemoServer` (``url``, ``api_key``, ``project_id``, ``env``).
+
+    Raises:
+        RuntimeError: If the server does not start (see :func:`running_server`).
+        ManifestError: If the bundled demo data are damaged.
+    """
+    return DemoServer(set_env=set_env, cache_dir=cache_dir, email=email)

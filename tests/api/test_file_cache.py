@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from datamint.api.download import DownloadResult
-from datamint.exceptions import IntegrityError, ValidationError
+from datamint.exceptions import DatamintWarning, IntegrityError, ValidationError
 from datamint.storage.file_cache import FileCache
 from datamint.storage.layout import resource_version_info, version_hash
 
@@ -144,7 +144,8 @@ def test_truncated_data_is_a_miss(tmp_path: Path) -> None:
     path = cache.resource_file(api, RESOURCE)
     path.write_bytes(CONTENT[:10])
     assert not cache.has_resource_file(RESOURCE)
-    assert cache.resource_file(api, RESOURCE).read_bytes() == CONTENT
+    with pytest.warns(DatamintWarning, match="data has 10 bytes"):
+        assert cache.resource_file(api, RESOURCE).read_bytes() == CONTENT
     assert len(api.calls) == 2
 
 
@@ -155,7 +156,8 @@ def test_same_size_rewrite_is_caught_by_the_hash(tmp_path: Path) -> None:
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert not cache.has_resource_file(RESOURCE)
-    cache.resource_file(api, RESOURCE)
+    with pytest.warns(DatamintWarning, match="data sha256 .* does not match"):
+        cache.resource_file(api, RESOURCE)
     assert path.read_bytes() == CONTENT
     assert len(api.calls) == 2
 

@@ -50,6 +50,7 @@ def test_the_protocol_covers_preparation_and_the_file_cache() -> None:
         "get_project_resources",
         "get_project_splits",
         "get_project_worklists",
+        "get_resource",
         "get_segmentation_group",
         "search_annotations",
     ]
@@ -77,7 +78,7 @@ def test_recorder_has_no_getattr_fallback() -> None:
     assert "__getattr__" not in vars(ManifestRecorder)
     assert not hasattr(ManifestRecorder, "__getattr__")
     with pytest.raises(AttributeError):
-        ManifestRecorder(OfflineApi("/nonexistent")).get_resource  # noqa: B018
+        ManifestRecorder(OfflineApi("/nonexistent")).get_resource_split  # noqa: B018
 
 
 def test_old_storage_names_import_with_a_warning() -> None:

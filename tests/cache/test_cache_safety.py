@@ -89,11 +89,13 @@ class _GoodApi:
 RECORD = {"id": "r-1", "created_at": "2026-01-01T00:00:00Z", "deleted_at": None, "size": 600}
 
 
-def test_an_interrupted_download_leaves_nothing(tmp_path: Path) -> None:
+def test_an_interrupted_download_leaves_only_its_partial_bytes(tmp_path: Path) -> None:
     cache = FileCache(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         cache.resource_file(_InterruptedApi(), RECORD)
-    assert entry_files(tmp_path) == []
+    (partial,) = entry_files(tmp_path)  # no data, no meta.json: kept for a resume
+    assert partial.name == "data.incomplete" and partial.read_bytes() == b"half"
+    assert not cache.has_resource_file(RECORD)
     assert cache.resource_file(_GoodApi(), RECORD).read_bytes() == _GoodApi.content
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from datamint.api import Api
-from datamint.exceptions import IntegrityError, NetworkError, ServerError
+from datamint.exceptions import DatamintWarning, IntegrityError, NetworkError, ServerError
 from datamint.storage.file_cache import FileCache
 from datamint.storage.manifest import find_manifest
 from datamint.testing.faults import FaultInjector
@@ -64,7 +64,7 @@ def test_slow_server_still_completes(
     assert_nothing_partial(tmp_path)
 
 
-def test_connection_dropping_every_time_fails_clearly_and_leaves_nothing(
+def test_connection_dropping_every_time_fails_clearly_and_keeps_the_partial_bytes(
     api: Api, faults: FaultInjector, demo_records: dict, tmp_path: Path
 ) -> None:
     record = _largest(demo_records["resources"])
@@ -73,10 +73,12 @@ def test_connection_dropping_every_time_fails_clearly_and_leaves_nothing(
     with pytest.raises(NetworkError, match=rf"download of .*{record['id']}/file failed after 3"):
         cache.resource_file(api, record)
     assert faults.count(FILE_ROUTE) == api.max_retries + 1
-    assert entry_files(tmp_path) == []
+    (partial,) = entry_files(tmp_path)  # each attempt resumed: 3 x 50 000 bytes kept
+    assert partial.name == "data.incomplete" and partial.stat().st_size == 150_000
     assert not cache.has_resource_file(record)
     faults.clear_rules()
     assert sha256_of(cache.resource_file(api, record)) == record["sha256"]
+    assert faults.requests[-1].range == "bytes=150000-"
     assert_nothing_partial(tmp_path)
 
 
@@ -109,7 +111,7 @@ def test_damaged_entry_then_failed_download_leaves_no_orphan_data(
     data = cache.resource_file(api, record)
     data.write_bytes(b"\0" * data.stat().st_size)  # same size, new mtime: caught by the hash
     faults.fail_with_status(FILE_ROUTE, status=503, times=None, retry_after_s=0)
-    with pytest.raises(ServerError):
+    with pytest.raises(ServerError), pytest.warns(DatamintWarning, match="data is corrupted"):
         cache.resource_file(api, record)
     assert entry_files(tmp_path) == []
     faults.clear_rules()

@@ -60,7 +60,8 @@ def test_a_warm_sliced_item_makes_few_calls_into_datamint(axial: tuple[Any, int]
     counts = count_calls(lambda: view[first + 2])
     total = sum(counts.values())
     assert total <= MAX_WARM_CALLS, f"{total} calls: {counts.most_common(12)}"
-    assert len({file for file, _ in counts}) <= 14
+    # 15 modules: the item path's 14, plus array_copy (one fresh copy of a flipped slice)
+    assert len({file for file, _ in counts}) <= 15
 
 
 def test_each_item_opens_its_volume_once(

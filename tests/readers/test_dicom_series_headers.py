@@ -1,5 +1,5 @@
 """Series header reads that use the DICOM header scanner, against the pure pydicom path
-(the scanner switched off): folders, the server's ZIP, files the scanner declines, and
+(the scanner switched off): folders, a stored ZIP, files the scanner declines, and
 errors worded as pydicom's path words them.
 """
 

@@ -89,19 +89,19 @@ def test_series_zip_reads_only_member_headers(
     assert read_header(SERIES).geometry == header.geometry
 
 
-def test_series_in_the_servers_zip_is_read_at_entry_offsets(
+def test_series_in_a_stored_zip_is_read_at_entry_offsets(
     no_pixel_decoding: list[bool], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Stored entries (the server's ZIP) are read with os.pread at their data offsets:
+    """Stored (uncompressed) entries are read with os.pread at their data offsets:
     headers only, equal to the folder's read; a deflated entry and a README mixed in work."""
-    from datamint.server.import_common import build_series_zip
+    from datamint.testing.series_zip import stored_series_zip
 
     files = sorted(SERIES.glob("*.dcm"))
     readme = tmp_path / "README.txt"
     readme.write_text("not DICOM")
     archive = tmp_path / "series.zip"
     with open(archive, "wb") as fh:
-        build_series_zip([(p.name, p) for p in [*files[1:], readme]], fh)
+        stored_series_zip([(p.name, p) for p in [*files[1:], readme]], fh)
     with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(files[0], files[0].name)  # one deflated entry: read through zipfile
     reads: list[int] = []
@@ -122,11 +122,11 @@ def test_series_in_the_servers_zip_is_read_at_entry_offsets(
     assert header.metainfo.SOPInstanceUID == folder.metainfo.SOPInstanceUID
 
 
-def test_series_in_the_servers_zip_decodes_like_the_folder(tmp_path: Path) -> None:
+def test_series_in_a_stored_zip_decodes_like_the_folder(tmp_path: Path) -> None:
     from datamint.readers import read_file
-    from datamint.server.import_common import build_series_zip
+    from datamint.testing.series_zip import stored_series_zip
 
     archive = tmp_path / "series.zip"
     with open(archive, "wb") as fh:
-        build_series_zip([(p.name, p) for p in sorted(SERIES.glob("*.dcm"))], fh)
+        stored_series_zip([(p.name, p) for p in sorted(SERIES.glob("*.dcm"))], fh)
     assert (read_file(archive).array == read_file(SERIES).array).all()

@@ -85,7 +85,9 @@ def write_synthetic_project(
     shutil.copyfile(source / png["filename"], root / "pictures" / "photo.png")
     shutil.copyfile(source / mask["file"], root / "labels" / "photo_mask.png")
     files = []
-    for i, entry in enumerate(series["files"][:3]):
+    # three adjacent slices (a series with a gap is refused), in the manifest's order
+    adjacent = sorted(series["files"], key=lambda f: f["image_position_patient"][2])[:3]
+    for i, entry in enumerate(sorted(adjacent, key=series["files"].index)):
         rel = f"slices/part/slice_{2 - i}.dcm"  # listed in reverse name order on purpose
         shutil.copyfile(source / entry["path"], root / rel)
         files.append({"path": rel, "sha256": entry["sha256"], "size": entry["size"]})

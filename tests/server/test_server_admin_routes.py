@@ -188,7 +188,15 @@ def test_frames_as_png(admin: Admin) -> None:
         if expected.ndim == 3:
             decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB if source.shape[0] == 3 else 0)
         np.testing.assert_array_equal(decoded, expected)
-        broken = client.get(f"/resources/{series}/frames/2")  # 3 unevenly spaced slices
+        third = client.get(f"/resources/{series}/frames/2")  # the series' last slice
+        assert third.status_code == 200 and "x-frame-min" in third.headers
+        cut = admin.mine.root / admin.mine.manifest["resources"][1]["files"][0]["path"]
+        upload = client.post(
+            "/resources",
+            files={"resource": ("cut.dcm", cut.read_bytes()[:2000], "application/dicom")},
+        )
+        assert upload.status_code == 201, upload.text
+        broken = client.get(f"/resources/{upload.json()['id']}/frames/0")  # truncated file
         assert broken.status_code == 422 and "cannot be decoded" in broken.json()["message"]
         _not_found(client.get(f"/resources/{series}/frames/3"))
         _not_found(client.get(f"/resources/{series}/frames/-1"))
@@ -382,7 +390,7 @@ def test_dataset_resources_and_archive(admin: Admin, tmp_path: Path) -> None:
             names = zf.namelist()
             assert names[0] == "manifest.json"
             photo = f"files/{admin.mine.image_id}/photo.png"
-            assert photo in names and f"files/{admin.mine.series_id}/part.zip" in names
+            assert photo in names and f"files/{admin.mine.series_id}/part.dcm" in names
             original = (admin.mine.root / "pictures" / "photo.png").read_bytes()
             assert zf.read(photo) == original
             assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}

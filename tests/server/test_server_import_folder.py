@@ -194,8 +194,7 @@ def test_manifest_resources_without_metadata_get_it_from_the_header(
     series = store.resources.get(project.series_id)
     assert image is not None and series is not None
     assert image[0]["metadata"]["frame_count"] == 1 and image[0]["metadata"]["width"] > 0
-    # the fixture's 3 slices are not adjacent, so the reader refuses them: no metadata, no error
-    assert series[0]["metadata"] == {}
+    assert series[0]["metadata"]["frame_count"] == 3 and series[0]["metadata"]["width"] == 128
 
 
 def test_manifest_reimport_with_changed_content_moves_created_at(

@@ -1,11 +1,9 @@
-"""Import of project.json folders into a store: ids, integrity, idempotence, series ZIP."""
+"""Import of project.json folders into a store: ids, integrity, idempotence, series DICOM."""
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 
 from datamint.demo import data_dir as demo_data_dir
 from datamint.server.errors import ManifestError, ManifestIntegrityError
-from datamint.server.importer import build_series_zip, import_project
+from datamint.server.importer import import_project
 from datamint.server.store import ProjectStore
 from datamint.server.timeutil import format_us, parse_iso, to_iso, to_us
 
@@ -192,38 +190,38 @@ def test_changed_file_content_changes_associated_file(
     assert after[0]["size"] == before[0]["size"] + 1
 
 
-def test_series_zip_is_deterministic(tmp_path: Path, make_project: MakeProject) -> None:
+def test_series_blob_is_deterministic(tmp_path: Path, make_project: MakeProject) -> None:
+    """The merged series does not depend on the store, the time, or the files' order."""
     project = make_project()
-    files = [
-        (f["path"], project.root / f["path"]) for f in project.manifest["resources"][1]["files"]
-    ]
-    outputs = []
-    for order in (files, list(reversed(files))):
-        buffer = io.BytesIO()
-        build_series_zip(order, buffer)
-        outputs.append(buffer.getvalue())
-    assert outputs[0] == outputs[1]
-    with zipfile.ZipFile(io.BytesIO(outputs[0])) as archive:
-        assert archive.namelist() == ["slice_0.dcm", "slice_1.dcm", "slice_2.dcm"]
     shas = []
     for name in ("a", "b"):
+        if name == "b":
+            _rewrite(project.root, lambda m: m["resources"][1]["files"].reverse())
         store = ProjectStore(tmp_path / name)
         import_project(store, project.root)
         found = store.resources.get(project.series_id)
         assert found is not None
         shas.append(found[1])
-        assert store.blob_path(found[1]).read_bytes() == outputs[0]
+        head = store.blob_path(found[1]).read_bytes()[:132]
+        assert head[128:] == b"DICM"
     assert shas[0] == shas[1]
 
 
-def test_series_zip_refuses_duplicate_base_names(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "x.dcm").write_bytes(b"1")
-    (tmp_path / "b" / "x.dcm").write_bytes(b"2")
-    files = [("a/x.dcm", tmp_path / "a" / "x.dcm"), ("b/x.dcm", tmp_path / "b" / "x.dcm")]
-    with pytest.raises(ValueError, match=r"x\.dcm"):
-        build_series_zip(files, io.BytesIO())
+def test_series_with_a_missing_slice_is_refused(tmp_path: Path, make_project: MakeProject) -> None:
+    project = make_project()
+    files = project.manifest["resources"][1]["files"]
+    gap = next(f for f in demo_manifest()["resources"] if len(f.get("files") or []) > 1)
+    far = max(gap["files"], key=lambda f: f["image_position_patient"][2])
+    (project.root / "slices" / "part" / "far.dcm").write_bytes(
+        (demo_data_dir() / far["path"]).read_bytes()
+    )
+
+    def add(manifest: dict[str, Any]) -> None:
+        manifest["resources"][1]["files"] = [*files, {"path": "slices/part/far.dcm"}]
+
+    _rewrite(project.root, add)
+    with pytest.raises(ManifestError, match=r"resources\[1\]\.files.*slice\(s\) missing"):
+        import_project(ProjectStore(tmp_path / "store"), project.root)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Resources: the paged list, one resource, and the file route (ETag, Range, ZIP series)."""
+"""Resources: the paged list, one resource, and the file route (ETag, Range, series)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,22 +153,18 @@ def test_file_ignored_ranges_and_conditionals(
     assert head.headers["content-length"] == str(dicom_record["size"])
 
 
-def test_series_is_served_as_a_sorted_stored_zip(
+def test_series_is_served_as_one_dicom_file(
     demo_http: httpx.Client, demo_resources: list[dict[str, Any]]
 ) -> None:
     source = next(r for r in demo_manifest()["resources"] if len(r.get("files") or []) > 1)
     record = next(r for r in demo_resources if r["id"] == source["id"])
     response = demo_http.get(record["resource_uri"])
-    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-type"] == "application/dicom"
+    assert 'filename="ct_lung2.dcm"' in response.headers["content-disposition"]
     assert hashlib.sha256(response.content).hexdigest() == record["sha256"]
-    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-        infos = archive.infolist()
-        expected = sorted(source["files"], key=lambda f: f["path"])
-        assert [i.filename for i in infos] == [PurePosixPath(f["path"]).name for f in expected]
-        for info, entry in zip(infos, expected, strict=True):
-            assert info.compress_type == zipfile.ZIP_STORED
-            assert info.date_time == (1980, 1, 1, 0, 0, 0)
-            assert hashlib.sha256(archive.read(info)).hexdigest() == entry["sha256"]
+    assert response.content[128:132] == b"DICM" and not zipfile.is_zipfile(
+        io.BytesIO(response.content)
+    )
 
 
 def test_missing_blob_is_a_json_500_and_busy_port_fails_fast(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The endpoint groups of :class:`~datamint.api.client.Api`, one mixin per group.
 
 Each mixin is a :class:`~datamint.api.connection.Connection` with the methods of one group
-of contract §4: ``projects``, ``resources``, ``annotations``, ``worklists``, ``splits`` and
+of the REST API: ``projects``, ``resources``, ``annotations``, ``worklists``, ``splits`` and
 ``downloads`` (file bytes). ``Api`` combines them.
 """
 

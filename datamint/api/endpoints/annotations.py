@@ -21,7 +21,7 @@ class AnnotationEndpoints(Connection):
             resource_ids: Resources whose annotations are wanted, all sent in one body.
                 An empty list returns ``[]`` without a request (an empty filter could
                 match everything); ``None`` leaves the key out.
-            **filters: Other body keys of contract §4.4 (``resource_id``,
+            **filters: Other body keys of the search (``resource_id``,
                 ``annotation_type``, ``annotatorEmail``, ``from``/``from_``, ``to``/``to_``,
                 ``dataset_id``, ``annotation_worklist_id``, ``status``, ``source``,
                 ``deleted``, ``load_ai_segmentations``). Only non-``None`` keys are sent;

@@ -30,7 +30,7 @@ class ResourceEndpoints(Connection):
             project: A project name (or names), sent as the JSON text
                 ``{"items": [names], "filterType": "intersection"}``.
             limit: Most resources wanted; all when ``None``.
-            **filters: Query filters of contract §4.3: ``status`` (always sent, ``""``
+            **filters: Query filters: ``status`` (always sent, ``""``
                 when unset), ``from``/``to`` (or ``from_``/``to_``), ``modality``,
                 ``mimetype``, ``filename``, ``channel_name``, ``order_field``,
                 ``order_by_asc`` (bool), ``deleted``, ``tags`` (a list, sent as JSON text

@@ -45,7 +45,7 @@ class SplitEndpoints(Connection):
     def assign_split(self, project_id: str, resource_ids: list[str], split_name: str) -> None:
         """Assign resources to a split (``POST /projects/{id}/splits``); never retried.
 
-        The request is sent even when ``resource_ids`` is empty (contract §4.6).
+        The request is sent even when ``resource_ids`` is empty.
 
         Args:
             project_id: Project UUID.

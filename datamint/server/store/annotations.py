@@ -3,7 +3,7 @@
 An annotation is visible when its resource is (:class:`~.resources.Visibility`). Searches
 return ``seq`` values in insertion order, like resource listings. Editing a segmentation's
 file never rewrites the annotation in place: the edit is a new annotation (new id, new
-``associated_file``, new ``created_at``) and the old one is soft-deleted (contract §11.1).
+``associated_file``, new ``created_at``) and the old one is soft-deleted.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _us(value: Any) -> int | None:
 
 @dataclass
 class AnnotationFilter:
-    """Filters of ``POST /annotations/search`` (contract §4.4), already validated.
+    """Filters of ``POST /annotations/search``, already validated.
 
     Attributes:
         resource_ids: Only annotations on these resources; ``None`` means any.
@@ -184,7 +184,7 @@ class AnnotationsRepo:
     def attach_file(
         self, annotation_id: str, sha: str, size: int, file_name: str, email: str
     ) -> dict[str, Any]:
-        """Give an annotation its file; a replaced file makes a new annotation (§11.1).
+        """Give an annotation its file; a replaced file makes a new annotation.
 
         An annotation without a file gets it in place. One that already has a file is
         soft-deleted (``deleted_at``, ``deleted_by``) and a copy with a new id, the new
@@ -227,7 +227,7 @@ class AnnotationsRepo:
         email: str,
         stamp: str,
     ) -> dict[str, Any]:
-        """Replace an annotation by a new version inside an open transaction (§11.1).
+        """Replace an annotation by a new version inside an open transaction.
 
         The old row is soft-deleted (``deleted_at``, ``deleted_by``); a copy with a new
         id, a new ``created_at``, ``replaces`` naming the old id and ``changes`` applied
@@ -259,7 +259,7 @@ class AnnotationsRepo:
         fresh.update(replaces=annotation_id, deleted_at=None)
         fresh.pop("deleted_by", None)
         if "identifier" in changes:
-            fresh.pop("name", None)  # the wire alias of identifier (§4.4) would disagree
+            fresh.pop("name", None)  # the wire alias of identifier would disagree
         AnnotationsRepo.upsert(conn, fresh, row["blob_sha256"])
         return fresh
 
@@ -273,7 +273,7 @@ class AnnotationsRepo:
             changes: Keys to set.
             email: The user making the change (``updated_by`` on in-place edits).
             new_version: Make a new annotation id and soft-delete the old one (content
-                changes, §11.1) instead of updating in place.
+                changes make a new version) instead of updating in place.
 
         Returns:
             The annotation record now current.

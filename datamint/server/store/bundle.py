@@ -23,7 +23,7 @@ class ProjectBundle:
     """Everything one project import writes, in one transaction.
 
     Attributes:
-        project: The Project record (contract §4.2); ``id`` and ``name`` required.
+        project: The Project record; ``id`` and ``name`` required.
         resources: ``(record, blob_sha256)`` pairs, in listing order.
         annotations: ``(record, blob_sha256 or None)`` pairs, in listing order.
         worklists: ``(record, segmentation_group or None)`` pairs; ``segmentation_group`` is

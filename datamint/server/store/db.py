@@ -4,7 +4,7 @@
 - A connection is opened per call, so the store can be shared by the server's threads.
 - Every write transaction bumps ``meta.generation``; listing caches key on it, so a
   cached listing is never served after any write (from this process or another one).
-- Records are JSON objects kept exactly as the wire sends them (contract/API.md §4),
+- Records are JSON objects kept exactly as the wire sends them,
   with the columns that filters and ordering need pulled out beside them.
 - Schema 3 (this one) keys project names by owner (``UNIQUE (owner, name)``: two users may
   each have a project called "lungs") and counts each user's uploaded bytes

@@ -1,4 +1,4 @@
-"""Project records, their resource lists and their live counts (contract §4.2)."""
+"""Project records, their resource lists and their live counts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Filtered, ordered resource listings (``GET /resources``, contract §4.3).
+"""Filtered, ordered resource listings (``GET /resources``).
 
 A listing returns the integer ``seq`` of each match in listing order, so that pages can be
 cut from a cached listing and fetched by ``seq`` without re-running the filter.
@@ -33,7 +33,7 @@ def _lower(value: Any) -> str | None:
 
 @dataclass
 class ResourceFilter:
-    """Filters of ``GET /resources`` (contract §4.3), already validated.
+    """Filters of ``GET /resources``, already validated.
 
     Attributes:
         status: ``""`` (any), ``inbox`` or ``published``.

@@ -1,4 +1,4 @@
-"""Project split assignments: versioned rows, never removed (contract §4.6).
+"""Project split assignments: versioned rows, never removed.
 
 Re-assigning a resource soft-deletes its current row and inserts a new one, so
 ``as_of_timestamp`` replays any past state.
@@ -124,7 +124,7 @@ class SplitsRepo:
     def assign_split(
         self, project_id: str, resource_ids: Iterable[str], split_name: str, email: str
     ) -> list[dict[str, Any]]:
-        """Assign resources to a split, versioning their rows (contract §4.6), atomically.
+        """Assign resources to a split, versioning their rows, atomically.
 
         Each resource's current row, if any, is soft-deleted (``deleted_at``, ``deleted_by``)
         and a new row inserted, stamped with the same instant. That instant is strictly

@@ -135,6 +135,39 @@ class UsersRepo:
             ).fetchall()
         return [str(row["email"]) for row in rows]
 
+    def list_users(self) -> list[dict[str, object]]:
+        """Return every user with the number of keys issued and the projects joined.
+
+        Returns:
+            ``{"email", "created_at", "keys", "project_ids"}`` per user, sorted by email;
+            ``keys`` counts every key issued (all stay valid), ``project_ids`` is sorted.
+            Emails that are members of a project but never got a key are listed too,
+            with ``created_at`` None and ``keys`` 0.
+        """
+        with self.db.read() as conn:
+            users = {
+                str(row["email"]): {"email": str(row["email"]), "created_at": row["created_at"]}
+                for row in conn.execute("SELECT email, created_at FROM users")
+            }
+            keys = dict(
+                conn.execute("SELECT email, COUNT(*) FROM api_keys GROUP BY email").fetchall()
+            )
+            memberships = conn.execute(
+                "SELECT email, project_id FROM members ORDER BY project_id"
+            ).fetchall()
+        projects: dict[str, list[str]] = {}
+        for row in memberships:
+            projects.setdefault(str(row["email"]), []).append(str(row["project_id"]))
+            users.setdefault(str(row["email"]), {"email": str(row["email"]), "created_at": None})
+        return [
+            {
+                **users[email],
+                "keys": int(keys.get(email, 0)),
+                "project_ids": projects.get(email, []),
+            }
+            for email in sorted(users)
+        ]
+
     @staticmethod
     def insert_members(conn: sqlite3.Connection, project_id: str, emails: Iterable[str]) -> None:
         """Add members inside an open write transaction (idempotent).

@@ -1,4 +1,4 @@
-"""Worklists (annotation sets) and their segmentation groups (contract §4.5)."""
+"""Worklists (annotation sets) and their segmentation groups."""
 
 from __future__ import annotations
 

@@ -5,20 +5,32 @@ exactly as the server sent them, and ``meta.json``::
 
     {"entity_type": "resource", "entity_id": "...", "resource_id": "...",
      "version_hash": "...", "version_info": {...}, "size": 1234, "sha256": "...",
-     "etag": "..." | null, "data_mtime_ns": ..., "cached_at": "2026-01-01T00:00:00.000000Z"}
+     "etag": "..." | null, "data_mtime_ns": ..., "data_ctime_ns": ..., "data_ino": ...,
+     "cached_at": "2026-01-01T00:00:00.000000Z"}
 
 Both files are written atomically, ``data`` first. A hit needs a readable ``meta.json``
 for the same id and version, and a ``data`` whose size equals ``meta.size``. When
-``data``'s modification time differs from the one recorded at download, its sha256 is
-computed (once per process per file state) and must equal ``meta.sha256``. Anything else
-is a miss, downloaded again under the entry's lock (checked again once the lock is held,
-so concurrent threads and processes download each file once).
+``data``'s inode state (size, mtime, ctime, inode number) differs from the one recorded
+at download, its sha256 is computed (once per process per inode state) and must equal
+``meta.sha256``; since any write changes a file's ctime and nothing but the kernel sets
+it, a file rewritten in place with its mtime put back is re-hashed too. Callers about to
+decode a file can ask for the hash whatever the inode state (``check_content=True``).
+A ``data`` that fails the size or sha256 check is *corrupted*: it is removed with every
+decoded array derived from its content
+(:func:`~datamint.storage.decoded_maintenance.remove_derived`), a
+:class:`~datamint.exceptions.DatamintWarning` names it, and it is downloaded again.
+Anything else that is not a hit is a miss, downloaded under the entry's lock (checked
+again once the lock is held, so concurrent threads and processes download each file
+once). ``datamint cache verify`` re-hashes every ``data`` and also removes the decoded
+arrays derived from a corrupted one.
 
-Failures leave nothing behind: when a download fails for good (network, verification,
-offline miss, interruption), the entry's ``data``, ``data.incomplete`` and ``meta.json``
-are removed before the error propagates. Only a process killed mid-download can leave a
-``data.incomplete``; the next download of that entry resumes it and verifies the result,
-and :meth:`FileCache.verify` removes it when no download holds the lock.
+Failures leave no ``data`` or ``meta.json`` behind: when a download fails for good
+(network, server error, verification, offline miss, interruption), both are removed
+before the error propagates. The bytes already received stay in ``data.incomplete``
+(a failed verification removes it): the next download of that entry resumes from them
+with an HTTP ``Range`` request and verifies the result, whether the previous attempt
+ended because the server broke the connection or because the process was killed.
+:meth:`FileCache.verify` removes a ``data.incomplete`` when no download holds the lock.
 
 File names sent by the server are never used: entries are named by entity id (checked to
 be one safe path component) and version hash only.

@@ -18,6 +18,7 @@ from datamint.storage.file_cache.maintenance import (
     verify_entries,
     walk_entries,
 )
+from datamint.storage.integrity import warn_corrupted
 from datamint.storage.layout import (
     annotation_version_info,
     file_entry_dir,
@@ -54,7 +55,7 @@ class FileCache:
         return f"FileCache({str(self.root)!r})"
 
     def __reduce__(self) -> tuple[type[FileCache], tuple[str]]:
-        """Pickle as the root only (contract §14: spawned workers find the same entries)."""
+        """Pickle as the root only (so spawned DataLoader workers find the same entries)."""
         return (type(self), (str(self.root),))
 
     # ------------------------------------------------------------------ keys
@@ -132,18 +133,36 @@ class FileCache:
         aid, entry, _ = self._annotation_entry(annotation)
         return read_meta(entry) if is_valid(entry, aid) else None
 
+    # ------------------------------------------------------------------ corruption
+
+    def _corrupted(self, data: Path, why: str, contents: set[str]) -> None:
+        """A cached ``data`` failed its check (it is already removed): drop the decoded
+        arrays derived from its content and warn, naming it."""
+        from datamint.storage.decoded_maintenance import remove_derived
+
+        derived = remove_derived(self.root, contents)
+        note = f"; {len(derived)} decoded arrays derived from it removed too" if derived else ""
+        warn_corrupted(data, why + note, rebuilt="downloaded again", stacklevel=5)
+
     # ------------------------------------------------------------------ fetch
 
-    def resource_file(self, api: Downloader, resource: Mapping[str, Any]) -> Path:
+    def resource_file(
+        self, api: Downloader, resource: Mapping[str, Any], *, check_content: bool = False
+    ) -> Path:
         """Return the local path of the resource's file bytes, downloading on a miss.
 
         The download is checked against the record's ``size`` and ``sha256`` (else the
-        server's sha256 ETag).
+        server's sha256 ETag). A cached file is a hit when it has its recorded size and
+        inode state (size, mtime, ctime, inode), else when its sha256 still matches; one
+        that fails is removed with the decoded arrays derived from it and downloaded
+        again, with a warning.
 
         Args:
             api: The :class:`datamint.api.Api` to download with.
             resource: Resource record (``id``, ``created_at``, ``deleted_at``, ``size``,
                 optionally ``sha256``).
+            check_content: Re-hash the cached file now even when its inode state is
+                unchanged (one sequential read; worth it right before decoding the file).
 
         Returns:
             Path of the ``data`` file; read it, never write it.
@@ -153,6 +172,9 @@ class FileCache:
             IntegrityError: If the download fails verification.
             CacheError: If another process held the entry's lock for over an hour.
             DatamintException: The API's mapped error for a failed download.
+
+        Warns:
+            DatamintWarning: If the cached file was corrupted (it is downloaded again).
         """
         rid, entry, info = self._resource_entry(resource)
 
@@ -164,15 +186,30 @@ class FileCache:
                 expected_sha256=record_sha256(resource),
             )
 
-        return fill_entry(entry, rid, "resource", info, fetch, {"resource_id": rid})
+        return fill_entry(
+            entry,
+            rid,
+            "resource",
+            info,
+            fetch,
+            {"resource_id": rid},
+            full_check=check_content,
+            on_corrupt=self._corrupted,
+        )
 
-    def segmentation_file(self, api: Downloader, annotation: Mapping[str, Any]) -> Path:
+    def segmentation_file(
+        self, api: Downloader, annotation: Mapping[str, Any], *, check_content: bool = False
+    ) -> Path:
         """Return the local path of an annotation's segmentation file, downloading on a miss.
+
+        Hits and corruption as in :meth:`resource_file`.
 
         Args:
             api: The :class:`datamint.api.Api` to download with.
             annotation: Annotation record (``id``, ``resource_id``, ``created_at``,
                 ``deleted_at``, ``associated_file``, optionally ``sha256`` and ``size``).
+            check_content: Re-hash the cached file now even when its inode state is
+                unchanged.
 
         Returns:
             Path of the ``data`` file; read it, never write it.
@@ -182,6 +219,9 @@ class FileCache:
             IntegrityError: If the download fails verification.
             CacheError: If another process held the entry's lock for over an hour.
             DatamintException: The API's mapped error for a failed download.
+
+        Warns:
+            DatamintWarning: If the cached file was corrupted (it is downloaded again).
         """
         aid, entry, info = self._annotation_entry(annotation)
         rid = safe_component(annotation.get("resource_id"), "resource id")
@@ -195,7 +235,16 @@ class FileCache:
                 expected_sha256=record_sha256(annotation),
             )
 
-        return fill_entry(entry, aid, "annotation", info, fetch, {"resource_id": rid})
+        return fill_entry(
+            entry,
+            aid,
+            "annotation",
+            info,
+            fetch,
+            {"resource_id": rid},
+            full_check=check_content,
+            on_corrupt=self._corrupted,
+        )
 
     # ------------------------------------------------------------------ maintenance
 
@@ -226,8 +275,10 @@ class FileCache:
         """Re-hash every cached file against its ``meta.json``; remove the bad entries.
 
         Bad means: ``meta.json`` missing or unreadable, ``data`` missing, of another size,
-        or of another sha256, or left-over partial/temp files. Each entry is checked under
-        its lock; entries whose lock is held (a download in progress) are skipped.
+        or of another sha256, or left-over partial/temp files (a ``data.incomplete`` kept
+        for a resume included). Each entry is checked under its lock; entries whose lock is
+        held (a download in progress) are skipped. With ``remove``, the decoded arrays
+        derived from a corrupted ``data`` (keyed by its content sha256) are removed too.
 
         Args:
             remove: Delete bad entries (the next access downloads them again).
@@ -239,8 +290,14 @@ class FileCache:
 
         Raises:
             OSError: If a file cannot be read or removed.
+            CacheError: If a decode held a derived entry's lock for over ten minutes.
         """
-        return verify_entries(self.iter_entries(kind, entity_ids), remove=remove)
+        report = verify_entries(self.iter_entries(kind, entity_ids), remove=remove)
+        if remove and report.corrupt_contents:
+            from datamint.storage.decoded_maintenance import remove_derived
+
+            report.derived_removed = remove_derived(self.root, report.corrupt_contents)
+        return report
 
     def remove_entities(self, kind: str, entity_ids: Collection[str]) -> tuple[int, int]:
         """Remove every cached version of the given entities, each under its lock.

@@ -65,6 +65,10 @@ class VerifyReport:
         bad: ``(entry folder, reason)`` for every damaged or incomplete entry.
         removed_bytes: Bytes deleted (0 with ``remove=False``).
         busy: Entries skipped because a download held their lock.
+        corrupt_contents: sha256 digests (recorded and actual) of files whose ``data``
+            failed its size or sha256 check.
+        derived_removed: Sidecars of the decoded arrays and layouts removed because they
+            were derived from such a file.
     """
 
     checked: int = 0
@@ -72,6 +76,8 @@ class VerifyReport:
     bad: list[tuple[Path, str]] = field(default_factory=list)
     removed_bytes: int = 0
     busy: list[Path] = field(default_factory=list)
+    corrupt_contents: set[str] = field(default_factory=set)
+    derived_removed: list[Path] = field(default_factory=list)
 
 
 def walk_entries(
@@ -111,26 +117,29 @@ def _entry_at(kind: str, entity_id: str, path: Path) -> CacheEntry:
     return CacheEntry(kind, entity_id, path, read_meta(path), data_bytes)
 
 
-def _check_entry(entry: CacheEntry) -> str | None:
-    """Re-hash one entry; return why it is bad, or ``None`` when it is intact."""
+def _check_entry(entry: CacheEntry) -> tuple[str | None, set[str]]:
+    """Re-hash one entry: why it is bad (``None`` when intact), and the content sha256s
+    (recorded and actual) when its ``data`` is corrupted."""
     meta = entry.meta
     names = set()
     with contextlib.suppress(OSError):
         names = set(os.listdir(entry.path))
     if meta is None:
-        return "meta.json is missing or unreadable"
+        return "meta.json is missing or unreadable", set()
     if meta.get("entity_id") != entry.entity_id or meta.get("version_hash") != entry.path.name:
-        return "meta.json names another entity or version"
+        return "meta.json names another entity or version", set()
     if entry.data_bytes is None:
-        return "data is missing"
+        return "data is missing", set()
+    recorded = {meta["sha256"]} if isinstance(meta.get("sha256"), str) else set()
     if entry.data_bytes != meta.get("size"):
-        return f"data has {entry.data_bytes} bytes, meta.json says {meta.get('size')}"
+        return f"data has {entry.data_bytes} bytes, meta.json says {meta.get('size')}", recorded
     digest = file_sha256(entry.path / DATA_NAME)
     if digest != meta.get("sha256"):
-        return f"data sha256 {digest} does not match meta.json {meta.get('sha256')}"
+        why = f"data sha256 {digest} does not match meta.json {meta.get('sha256')}"
+        return why, recorded | {digest}
     if names - {DATA_NAME, META_NAME}:
-        return f"left-over files {sorted(names - {DATA_NAME, META_NAME})}"
-    return None
+        return f"left-over files {sorted(names - {DATA_NAME, META_NAME})}", set()
+    return None, set()
 
 
 def verify_entries(entries: Iterable[CacheEntry], *, remove: bool) -> VerifyReport:
@@ -143,11 +152,12 @@ def verify_entries(entries: Iterable[CacheEntry], *, remove: bool) -> VerifyRepo
                 if not entry.path.is_dir():  # removed meanwhile
                     report.checked -= 1
                     continue
-                why = _check_entry(_entry_at(entry.kind, entry.entity_id, entry.path))
+                why, contents = _check_entry(_entry_at(entry.kind, entry.entity_id, entry.path))
                 if why is None:
                     report.ok += 1
                     continue
                 report.bad.append((entry.path, why))
+                report.corrupt_contents |= contents
                 if remove:
                     report.removed_bytes += discard_entry(entry.path)
         except filelock.Timeout:

@@ -131,7 +131,7 @@ class CacheManifest:
     def splits(
         self, split_name: str | None = None, as_of_timestamp: str | None = None
     ) -> list[dict[str, Any]]:
-        """Answer ``GET /projects/{id}/splits`` from the stored rows (contract §4.6).
+        """Answer ``GET /projects/{id}/splits`` from the stored rows.
 
         Without ``as_of_timestamp``: the rows current at sync time (``deleted_at`` null).
         With ``as_of_timestamp=T``: the rows with ``created_at <= T`` and (``deleted_at``
